@@ -1,0 +1,15 @@
+"""Test settings: real PostgreSQL and Redis, fast password hashing, isolated cache keys."""
+
+from config.settings.base import *  # noqa: F403
+from config.settings.base import CACHES, REST_FRAMEWORK
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+CACHES["default"]["KEY_PREFIX"] = "test"
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+# The pool keeps connections across tests' transactions; the test runner wants plain connections.
+DATABASES["default"]["OPTIONS"].pop("pool", None)  # noqa: F405
+REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {**REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]}}

@@ -1,0 +1,323 @@
+"""Conversations: folders, conversations, the exchanges (prompt + response) that form branches,
+feedback and notes on answers, and attachments."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from core.models import BaseModel, SoftDeleteModel, VersionedModel
+
+ALIVE = Q(deleted_at__isnull=True)
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+
+
+class Folder(BaseModel, SoftDeleteModel, VersionedModel):
+    """A user's folder of conversations; folders nest."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="folders")
+    parent = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="children"
+    )
+    name = models.CharField(max_length=255)
+
+    class Meta:
+        ordering = ("name",)
+        constraints = [
+            models.UniqueConstraint(
+                F("owner"),
+                F("parent"),
+                Lower("name"),
+                condition=ALIVE,
+                nulls_distinct=False,
+                name="conv_folder_name_ci_alive_uniq",
+            ),
+            models.CheckConstraint(condition=~Q(name=""), name="conv_folder_name_not_blank"),
+            models.CheckConstraint(condition=~Q(parent=F("id")), name="conv_folder_not_own_parent"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Conversation(BaseModel, SoftDeleteModel, VersionedModel):
+    """A chat with one catalogue model; its exchanges form a tree, `current_exchange` is the chosen leaf."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
+    )
+    folder = models.ForeignKey(
+        Folder, on_delete=models.SET_NULL, null=True, blank=True, related_name="conversations"
+    )
+    model = models.ForeignKey("models_app.AIModel", on_delete=models.PROTECT, related_name="conversations")
+    model_name = models.CharField(max_length=200, help_text="The model's name when the conversation started")
+    title = models.CharField(max_length=255, blank=True, default="")
+    system_prompt = models.TextField(blank=True, default="")
+    system_message = models.ForeignKey(
+        "admin_app.SystemMessage",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="conversations",
+    )
+    default_options = models.JSONField(default=dict, blank=True)
+    is_pinned = models.BooleanField(default=False)
+    is_archived = models.BooleanField(default=False)
+    last_message_at = models.DateTimeField(default=timezone.now, db_default=models.functions.Now())
+    message_count = models.PositiveIntegerField(default=0)
+    prompt_tokens = models.PositiveBigIntegerField(default=0)
+    completion_tokens = models.PositiveBigIntegerField(default=0)
+    current_exchange = models.ForeignKey(
+        "ConversationPromptResponse", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(model_name=""), name="conv_conversation_model_name_not_blank"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                F("owner"),
+                F("last_message_at").desc(),
+                F("id").desc(),
+                condition=ALIVE,
+                name="conv_owner_last_msg_idx",
+            ),
+            models.Index(fields=["deleted_at"], condition=~ALIVE, name="conv_conversation_trash_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or f"Conversation {self.pk}"
+
+
+class Prompt(BaseModel, SoftDeleteModel):
+    """What the user sent: the text and the generation options used."""
+
+    content = models.TextField()
+    options = models.JSONField(default=dict, blank=True)
+    token_count = models.PositiveIntegerField(default=0, help_text="Ollama's prompt_eval_count")
+    search_vector = models.GeneratedField(
+        expression=SearchVector("content", config="english"),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+
+    class Meta:
+        indexes = [GinIndex(fields=["search_vector"], name="conv_prompt_search_gin")]
+
+    def __str__(self) -> str:
+        return self.content[:60]
+
+
+class ResponseStatus(models.TextChoices):
+    STREAMING = "streaming", "Streaming"
+    COMPLETE = "complete", "Complete"
+    INTERRUPTED = "interrupted", "Interrupted"
+    FAILED = "failed", "Failed"
+
+
+class AIResponse(BaseModel, SoftDeleteModel):
+    """The assistant's answer with Ollama's metrics (integers: nanoseconds and counts)."""
+
+    Status = ResponseStatus
+
+    content = models.TextField(blank=True, default="")
+    model_name = models.CharField(max_length=200)
+    status = models.CharField(max_length=20, choices=ResponseStatus.choices, default=ResponseStatus.STREAMING)
+    done_reason = models.CharField(max_length=20, blank=True, default="")
+    error = models.TextField(blank=True, default="")
+    total_duration = models.PositiveBigIntegerField(null=True, blank=True)
+    load_duration = models.PositiveBigIntegerField(null=True, blank=True)
+    prompt_eval_count = models.PositiveIntegerField(null=True, blank=True)
+    prompt_eval_duration = models.PositiveBigIntegerField(null=True, blank=True)
+    eval_count = models.PositiveIntegerField(null=True, blank=True)
+    eval_duration = models.PositiveBigIntegerField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    search_vector = models.GeneratedField(
+        expression=SearchVector("content", config="english"),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+
+    class Meta:
+        verbose_name = "AI response"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=ResponseStatus.values), name="conv_response_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="streaming") | Q(completed_at__isnull=False),
+                name="conv_response_finished_has_completed_at",
+            ),
+        ]
+        indexes = [
+            GinIndex(fields=["search_vector"], name="conv_response_search_gin"),
+            models.Index(
+                fields=["status"], condition=Q(status="streaming"), name="conv_response_streaming_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"[{self.status}] {self.content[:60]}"
+
+
+class ConversationPromptResponse(BaseModel, SoftDeleteModel):
+    """An exchange: one prompt and its answer, placed in the conversation's tree.
+
+    `parent` is the exchange it follows (NULL for the first), `position` its depth; a regenerated
+    answer is a sibling: same parent and position, same prompt text, a new response.
+    """
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="exchanges")
+    prompt = models.OneToOneField(Prompt, on_delete=models.CASCADE, related_name="exchange")
+    response = models.OneToOneField(AIResponse, on_delete=models.CASCADE, related_name="exchange")
+    parent = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="children"
+    )
+    position = models.PositiveIntegerField()
+
+    class Meta:
+        verbose_name = "exchange"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(parent__isnull=True, position=0) | Q(parent__isnull=False, position__gt=0),
+                name="conv_exchange_position_matches_parent",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["conversation", "position"], name="conv_exchange_conv_pos_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Exchange {self.position} of {self.conversation_id}"
+
+
+class FeedbackReason(models.TextChoices):
+    HELPFUL = "helpful", "Helpful"
+    ACCURATE = "accurate", "Accurate"
+    INACCURATE = "inaccurate", "Inaccurate"
+    UNHELPFUL = "unhelpful", "Unhelpful"
+    HARMFUL = "harmful", "Harmful or offensive"
+    INCOMPLETE = "incomplete", "Incomplete"
+    OTHER = "other", "Other"
+
+
+class Feedback(BaseModel, SoftDeleteModel, VersionedModel):
+    """A user's thumbs up/down on an answer; one alive per (response, user)."""
+
+    Reason = FeedbackReason
+
+    class Rating(models.IntegerChoices):
+        UP = 1, "Thumbs up"
+        DOWN = -1, "Thumbs down"
+
+    response = models.ForeignKey(AIResponse, on_delete=models.CASCADE, related_name="feedback")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="feedback")
+    rating = models.SmallIntegerField(choices=Rating.choices)
+    reason = models.CharField(max_length=20, choices=FeedbackReason.choices, blank=True, default="")
+    comment = models.TextField(blank=True, default="", max_length=2000)
+
+    class Meta:
+        verbose_name_plural = "feedback"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["response", "user"], condition=ALIVE, name="conv_feedback_one_per_user_alive"
+            ),
+            models.CheckConstraint(condition=Q(rating__in=[1, -1]), name="conv_feedback_rating_valid"),
+            models.CheckConstraint(
+                condition=Q(reason="") | Q(reason__in=FeedbackReason.values),
+                name="conv_feedback_reason_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{'👍' if self.rating == 1 else '👎'} on {self.response_id}"
+
+
+class Note(BaseModel, SoftDeleteModel, VersionedModel):
+    """A user's note on a highlighted span [from_index, to_index) of an answer."""
+
+    response = models.ForeignKey(AIResponse, on_delete=models.CASCADE, related_name="notes")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notes")
+    content = models.TextField(max_length=10_000)
+    from_index = models.PositiveIntegerField()
+    to_index = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(from_index__lt=F("to_index")), name="conv_note_span_ordered"),
+            models.CheckConstraint(condition=~Q(content=""), name="conv_note_content_not_blank"),
+        ]
+
+    def __str__(self) -> str:
+        return self.content[:60]
+
+
+def attachment_path(instance: Attachment, filename: str) -> str:
+    """Content-addressed storage path: attachments/ab/cd/<sha256>."""
+    digest = instance.sha256
+    return f"attachments/{digest[:2]}/{digest[2:4]}/{digest}"
+
+
+class ProcessingStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PROCESSING = "processing", "Processing"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class Attachment(BaseModel, SoftDeleteModel):
+    """A file uploaded to a conversation, stored by its SHA-256, with its extracted text."""
+
+    ProcessingStatus = ProcessingStatus
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="attachments")
+    uploader = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="attachments"
+    )
+    file = models.FileField(upload_to=attachment_path, max_length=255)
+    original_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    processing_status = models.CharField(
+        max_length=20, choices=ProcessingStatus.choices, default=ProcessingStatus.PENDING
+    )
+    extracted_text = models.TextField(blank=True, default="")
+    processing_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(size__lte=MAX_ATTACHMENT_BYTES), name="conv_attachment_size_within_limit"
+            ),
+            models.CheckConstraint(
+                condition=Q(sha256__regex=r"^[0-9a-f]{64}$"), name="conv_attachment_sha256_hex"
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    content_type__in=[
+                        "application/pdf",
+                        "text/plain",
+                        "text/markdown",
+                        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                    ]
+                ),
+                name="conv_attachment_content_type_allowed",
+            ),
+            models.CheckConstraint(
+                condition=Q(processing_status__in=ProcessingStatus.values),
+                name="conv_attachment_processing_status_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["sha256"], name="conv_attachment_sha256_idx")]
+
+    def __str__(self) -> str:
+        return self.original_name

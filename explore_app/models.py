@@ -1,0 +1,1 @@
+"""Explore owns no tables: it reads the catalogue through models_app selectors."""

@@ -1,0 +1,154 @@
+"""The AI model catalogue: models as Ollama names them, and the tags that group them."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+
+from core.models import BaseModel, SoftDeleteModel, VersionedModel
+from models_app.querysets import AIModelManager, AllAIModelsManager
+
+ALIVE = Q(deleted_at__isnull=True)
+
+
+class Tag(BaseModel, SoftDeleteModel, VersionedModel):
+    """A label grouping catalogue models (e.g. "code", "vision", "embedding")."""
+
+    name = models.CharField(max_length=64)
+    slug = models.SlugField(max_length=80)
+    description = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ("name",)
+        constraints = [
+            models.UniqueConstraint(Lower("name"), condition=ALIVE, name="models_tag_name_ci_alive_uniq"),
+            models.UniqueConstraint(fields=["slug"], condition=ALIVE, name="models_tag_slug_alive_uniq"),
+            models.CheckConstraint(condition=~Q(name=""), name="models_tag_name_not_blank"),
+            models.CheckConstraint(condition=~Q(slug=""), name="models_tag_slug_not_blank"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ModelType(models.TextChoices):
+    CHAT = "chat", "Chat"
+    CODE = "code", "Code"
+    VISION = "vision", "Vision"
+    EMBEDDING = "embedding", "Embedding"
+    REASONING = "reasoning", "Reasoning"
+
+
+class InstallStatus(models.TextChoices):
+    NOT_INSTALLED = "not_installed", "Not installed"
+    PULLING = "pulling", "Pulling"
+    INSTALLED = "installed", "Installed"
+    FAILED = "failed", "Failed"
+
+
+class AIModel(BaseModel, SoftDeleteModel, VersionedModel):
+    """A model in the catalogue; `name` is the Ollama model name (`family:tag`)."""
+
+    ModelType = ModelType
+    InstallStatus = InstallStatus
+
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    model_version = models.CharField(max_length=50, blank=True, default="")
+    digest = models.CharField(max_length=100, blank=True, default="")
+    size = models.BigIntegerField(null=True, blank=True, help_text="Bytes on disk")
+    size_label = models.CharField(max_length=20, blank=True, default="")
+    released_at = models.DateField(null=True, blank=True)
+    reference_link = models.URLField(max_length=500, blank=True, default="")
+    image_url = models.URLField(max_length=500, blank=True, default="")
+    model_type = models.CharField(max_length=20, choices=ModelType.choices, default=ModelType.CHAT)
+    format = models.CharField(max_length=30, blank=True, default="")
+    family = models.CharField(max_length=100, blank=True, default="")
+    families = ArrayField(models.CharField(max_length=100), default=list, blank=True)
+    languages = ArrayField(models.CharField(max_length=20), default=list, blank=True)
+    architecture = models.CharField(max_length=100, blank=True, default="")
+    parameter_size = models.CharField(max_length=20, blank=True, default="")
+    parameter_count = models.BigIntegerField(null=True, blank=True)
+    quantization_level = models.CharField(max_length=30, blank=True, default="")
+    quantization_version = models.PositiveIntegerField(null=True, blank=True)
+    file_type = models.PositiveIntegerField(null=True, blank=True)
+    license = models.TextField(blank=True, default="")
+    modelfile = models.TextField(blank=True, default="")
+    template = models.TextField(blank=True, default="")
+    parent_model = models.CharField(max_length=200, blank=True, default="")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="ai_models"
+    )
+    is_active = models.BooleanField("published", default=False)
+    install_status = models.CharField(
+        max_length=20, choices=InstallStatus.choices, default=InstallStatus.NOT_INSTALLED
+    )
+    install_progress = models.PositiveSmallIntegerField(default=0, help_text="Percent of the last pull")
+    install_error = models.TextField(blank=True, default="")
+    tags = models.ManyToManyField(Tag, through="ModelTag", related_name="ai_models", blank=True)
+    search_vector = models.GeneratedField(
+        expression=(
+            SearchVector("name", weight="A", config="simple")
+            + SearchVector("family", weight="B", config="simple")
+            + SearchVector("description", weight="C", config="english")
+        ),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+
+    objects = AIModelManager()
+    all_objects = AllAIModelsManager()
+
+    class Meta:
+        verbose_name = "AI model"
+        ordering = ("name",)
+        constraints = [
+            models.UniqueConstraint(Lower("name"), condition=ALIVE, name="models_aimodel_name_ci_alive_uniq"),
+            models.CheckConstraint(condition=~Q(name=""), name="models_aimodel_name_not_blank"),
+            models.CheckConstraint(
+                condition=Q(size__isnull=True) | Q(size__gte=0), name="models_aimodel_size_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(parameter_count__isnull=True) | Q(parameter_count__gte=0),
+                name="models_aimodel_parameter_count_non_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(install_progress__lte=100), name="models_aimodel_install_progress_percent"
+            ),
+            models.CheckConstraint(
+                condition=Q(install_status__in=InstallStatus.values),
+                name="models_aimodel_install_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(model_type__in=ModelType.values), name="models_aimodel_model_type_valid"
+            ),
+        ]
+        indexes = [
+            GinIndex(fields=["search_vector"], name="models_aimodel_search_gin"),
+            GinIndex(OpClass(Lower("name"), name="gin_trgm_ops"), name="models_aimodel_name_trgm"),
+            models.Index(fields=["family"], name="models_aimodel_family_idx", condition=ALIVE),
+            models.Index(
+                fields=["name"], name="models_aimodel_published_idx", condition=ALIVE & Q(is_active=True)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ModelTag(BaseModel):
+    """The explicit through table between models and tags."""
+
+    model = models.ForeignKey(AIModel, on_delete=models.CASCADE, related_name="model_tags")
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="model_tags")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["model", "tag"], name="models_modeltag_pair_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.model_id} ↔ {self.tag_id}"

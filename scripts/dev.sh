@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# Bootstrap and entry points for `make run` and `make test`.
+#
+#   scripts/dev.sh run   install what is missing, start PostgreSQL + Redis under .local/, migrate,
+#                        load demo data, start a Celery worker and serve on 127.0.0.1:8000
+#   scripts/dev.sh test  the same bootstrap, then checks and the whole test suite
+#
+# PostgreSQL and Redis are started project-locally unless DATABASE_URL / REDIS_URL are set.
+# Everything is idempotent: a second run reuses the virtualenv, the cluster and its data.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+LOCAL="$ROOT/.local"
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+PG_PORT="${OLLAMANET_PG_PORT:-54329}"
+REDIS_PORT="${OLLAMANET_REDIS_PORT:-63799}"
+HTTP_HOST="${OLLAMANET_HOST:-127.0.0.1}"
+HTTP_PORT="${OLLAMANET_PORT:-8000}"
+PG_USER=ollamanet
+PG_PASSWORD=ollamanet
+PG_DB=ollamanet
+STARTED=()   # what this invocation started, stopped again on exit
+
+log() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
+die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
+
+port_in_use() {
+  "${PY:-python3}" - "$1" <<'PYEOF' 2>/dev/null
+import socket, sys
+s = socket.socket()
+s.settimeout(0.3)
+sys.exit(0 if s.connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0 else 1)
+PYEOF
+}
+
+# --- system packages -------------------------------------------------------------------------
+pg_bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+
+install_system_packages() {
+  local missing=()
+  [ -n "${DATABASE_URL:-}" ] || [ -n "$(pg_bindir)" ] || missing+=(postgresql postgresql-contrib)
+  [ -n "${REDIS_URL:-}" ] || command -v redis-server >/dev/null || missing+=(redis-server)
+  ldconfig -p 2>/dev/null | grep -q libmagic.so.1 || missing+=(libmagic1)
+  command -v python3.11 >/dev/null || missing+=(python3.11 python3.11-venv)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    die "missing system packages: ${missing[*]} (install them, or run as root so this script can)"
+  fi
+  log "installing system packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# --- virtualenv ----------------------------------------------------------------------------------
+install_python_deps() {
+  local lock="requirements/dev.lock"
+  local stamp="$VENV/.lock-sha256"
+  local want; want="$(sha256sum "$lock" | cut -d' ' -f1)"
+  if [ ! -x "$PY" ]; then
+    log "creating virtualenv in .venv"
+    python3.11 -m venv "$VENV"
+  fi
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    log "installing Python dependencies from $lock"
+    "$PY" -m pip install -q --disable-pip-version-check -r "$lock" 2>&1 | grep -v '^WARNING: Location' || true
+    "$PY" -c "import django, rest_framework, psycopg, celery" || die "dependency installation failed"
+    echo "$want" > "$stamp"
+  fi
+}
+
+# --- PostgreSQL ---------------------------------------------------------------------------------
+PGDATA="$LOCAL/postgres"
+as_pg() {
+  # initdb refuses to run as root: the local cluster belongs to the postgres user then.
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+start_postgres() {
+  if [ -n "${DATABASE_URL:-}" ]; then log "using DATABASE_URL"; return 0; fi
+  local bin; bin="$(pg_bindir)"
+  [ -n "$bin" ] || die "PostgreSQL server binaries not found under /usr/lib/postgresql"
+  mkdir -p "$LOCAL"
+  if [ ! -f "$PGDATA/PG_VERSION" ]; then
+    log "creating PostgreSQL cluster in .local/postgres"
+    mkdir -p "$PGDATA"
+    local pwfile="$LOCAL/.pgpass.tmp"
+    echo "$PG_PASSWORD" > "$pwfile"
+    if [ "$(id -u)" -eq 0 ]; then chown -R postgres: "$PGDATA" "$pwfile"; chmod 755 "$LOCAL"; fi
+    as_pg "$bin/initdb" -D "$PGDATA" -U "$PG_USER" --pwfile="$pwfile" --auth=scram-sha-256 \
+      --encoding=UTF8 --locale=C.UTF-8 >/dev/null
+    rm -f "$pwfile"
+    cat >> "$PGDATA/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = ''
+shared_preload_libraries = 'pg_stat_statements'
+fsync = ${OLLAMANET_PG_FSYNC:-on}
+max_connections = 200
+CONF
+  fi
+  if as_pg "$bin/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
+    log "PostgreSQL already running on 127.0.0.1:$PG_PORT"
+  else
+    port_in_use "$PG_PORT" && die "port $PG_PORT is in use by another program; set OLLAMANET_PG_PORT"
+    log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+    as_pg "$bin/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w -t 60 start >/dev/null \
+      || die "PostgreSQL did not start; see .local/postgres/server.log"
+    STARTED+=(postgres)
+  fi
+  export DATABASE_URL="postgres://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DB"
+  PGPASSWORD="$PG_PASSWORD" "$PY" - "$PG_PORT" "$PG_USER" "$PG_DB" <<'PYEOF'
+import sys, psycopg
+port, user, db = sys.argv[1:]
+with psycopg.connect(host="127.0.0.1", port=port, user=user, dbname="postgres", autocommit=True) as c:
+    if not c.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,)).fetchone():
+        c.execute(f'CREATE DATABASE "{db}"')
+PYEOF
+}
+
+stop_postgres() { as_pg "$(pg_bindir)/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null 2>&1 || true; }
+
+# --- Redis -----------------------------------------------------------------------------------------
+REDIS_DIR="$LOCAL/redis"
+start_redis() {
+  if [ -n "${REDIS_URL:-}" ]; then log "using REDIS_URL"; return 0; fi
+  mkdir -p "$REDIS_DIR"
+  if [ -f "$REDIS_DIR/redis.pid" ] && kill -0 "$(cat "$REDIS_DIR/redis.pid")" 2>/dev/null; then
+    log "Redis already running on 127.0.0.1:$REDIS_PORT"
+  else
+    port_in_use "$REDIS_PORT" && die "port $REDIS_PORT is in use by another program; set OLLAMANET_REDIS_PORT"
+    log "starting Redis on 127.0.0.1:$REDIS_PORT"
+    redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$REDIS_DIR" --daemonize yes \
+      --pidfile "$REDIS_DIR/redis.pid" --logfile "$REDIS_DIR/redis.log" --save 60 1 \
+      --appendonly no >/dev/null
+    for _ in $(seq 1 50); do port_in_use "$REDIS_PORT" && break; sleep 0.1; done
+    port_in_use "$REDIS_PORT" || die "Redis did not start; see .local/redis/redis.log"
+    STARTED+=(redis)
+  fi
+  export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+}
+
+stop_redis() { [ -f "$REDIS_DIR/redis.pid" ] && kill "$(cat "$REDIS_DIR/redis.pid")" 2>/dev/null || true; }
+
+cleanup() {
+  local code=$?
+  trap - EXIT INT TERM
+  [ -n "${CHILD_PIDS:-}" ] && kill $CHILD_PIDS 2>/dev/null && wait $CHILD_PIDS 2>/dev/null
+  for svc in "${STARTED[@]}"; do
+    case "$svc" in
+      postgres) log "stopping PostgreSQL"; stop_postgres ;;
+      redis) log "stopping Redis"; stop_redis ;;
+    esac
+  done
+  exit "$code"
+}
+
+bootstrap() {
+  install_system_packages
+  install_python_deps
+  trap cleanup EXIT INT TERM
+  start_postgres
+  start_redis
+  export PATH="$VENV/bin:$PATH"
+}
+
+cmd_run() {
+  port_in_use "$HTTP_PORT" && die "port $HTTP_PORT is already in use; stop what listens there or set OLLAMANET_PORT"
+  bootstrap
+  export DJANGO_SETTINGS_MODULE="${DJANGO_SETTINGS_MODULE:-config.settings.base}"
+  log "migrating"
+  "$PY" manage.py migrate --no-input
+  log "loading demo data"
+  "$PY" manage.py load_demo_data
+  log "starting Celery worker"
+  "$VENV/bin/celery" -A config worker -B -l info --concurrency 2 \
+    --schedule "$LOCAL/celerybeat-schedule" > "$LOCAL/celery.log" 2>&1 &
+  CHILD_PIDS="$!"
+  log "serving on http://$HTTP_HOST:$HTTP_PORT  (API docs /api/docs/, admin /admin/; Ctrl-C stops)"
+  "$VENV/bin/gunicorn" config.asgi:application -k uvicorn.workers.UvicornWorker \
+    -b "$HTTP_HOST:$HTTP_PORT" -w "${WEB_CONCURRENCY:-2}" --access-logfile - &
+  CHILD_PIDS="$CHILD_PIDS $!"
+  wait -n $CHILD_PIDS
+}
+
+cmd_test() {
+  # Tests never touch the development database: pytest-django creates test_<name> beside it.
+  export OLLAMANET_PG_FSYNC=off
+  bootstrap
+  export DJANGO_SETTINGS_MODULE=config.settings.test
+  log "ruff"
+  "$VENV/bin/ruff" check .
+  "$VENV/bin/ruff" format --check .
+  log "manage.py check"
+  "$PY" manage.py check --fail-level WARNING
+  log "makemigrations --check"
+  "$PY" manage.py makemigrations --check --dry-run
+  log "OpenAPI schema"
+  "$PY" manage.py spectacular --validate --fail-on-warn --file /dev/null
+  log "pytest"
+  "$VENV/bin/pytest" "$@"
+}
+
+case "${1:-}" in
+  run) shift; cmd_run "$@" ;;
+  test) shift; cmd_test "$@" ;;
+  bootstrap) bootstrap; trap - EXIT; log "services running; DATABASE_URL=$DATABASE_URL REDIS_URL=$REDIS_URL" ;;
+  stop) stop_postgres; stop_redis ;;
+  *) die "usage: scripts/dev.sh run|test|bootstrap|stop" ;;
+esac
