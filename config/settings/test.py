@@ -1,6 +1,7 @@
 """Test settings: real PostgreSQL and Redis, fast password hashing, isolated cache keys."""
 
 from config.settings.base import *  # noqa: F403
+from config.env import env
 from config.settings.base import CACHES, REST_FRAMEWORK
 
 DEBUG = False
@@ -13,3 +14,5 @@ LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 # The pool keeps connections across tests' transactions; the test runner wants plain connections.
 DATABASES["default"]["OPTIONS"].pop("pool", None)  # noqa: F405
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {**REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]}}
+# Parallel runs on one machine (e.g. several checkouts) each use their own test database.
+DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="test_ollamanet")}  # noqa: F405
