@@ -1,0 +1,3 @@
+"""Chat routes: send a message (streamed or not), history, regenerate, switch branch."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Resource routes: folders, conversations, feedback, notes, attachments, search, export, trash."""
+
+urlpatterns: list = []
