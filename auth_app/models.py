@@ -48,7 +48,6 @@ class User(BaseModel, VersionedModel, AbstractBaseUser, PermissionsMixin):
                 name="auth_user_username_ci_alive_uniq",
             ),
             models.CheckConstraint(condition=~Q(username=""), name="auth_user_username_not_blank"),
-            models.CheckConstraint(condition=~Q(email=""), name="auth_user_email_not_blank"),
             models.CheckConstraint(condition=Q(email__contains="@"), name="auth_user_email_has_at"),
         ]
         indexes = [models.Index(fields=["created_at"], name="auth_user_created_idx")]

@@ -181,7 +181,8 @@ class ConversationPromptResponse(BaseModel, SoftDeleteModel):
     parent = models.ForeignKey(
         "self", on_delete=models.CASCADE, null=True, blank=True, related_name="children"
     )
-    position = models.PositiveIntegerField()
+    # Non-negative by conv_exchange_position_matches_parent (0 for the root, > 0 below it).
+    position = models.IntegerField()
 
     class Meta:
         verbose_name = "exchange"
@@ -248,7 +249,8 @@ class Note(BaseModel, SoftDeleteModel, VersionedModel):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notes")
     content = models.TextField(max_length=10_000)
     from_index = models.PositiveIntegerField()
-    to_index = models.PositiveIntegerField()
+    # Non-negative by conv_note_span_ordered together with from_index >= 0.
+    to_index = models.IntegerField()
 
     class Meta:
         constraints = [

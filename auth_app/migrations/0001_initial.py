@@ -103,9 +103,6 @@ class Migration(migrations.Migration):
                         name="auth_user_username_not_blank",
                     ),
                     models.CheckConstraint(
-                        condition=models.Q(("email", ""), _negated=True), name="auth_user_email_not_blank"
-                    ),
-                    models.CheckConstraint(
                         condition=models.Q(("email__contains", "@")), name="auth_user_email_has_at"
                     ),
                 ],

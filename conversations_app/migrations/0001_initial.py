@@ -188,7 +188,7 @@ class Migration(migrations.Migration):
                     models.DateTimeField(auto_now=True, db_default=django.db.models.functions.datetime.Now()),
                 ),
                 ("deleted_at", models.DateTimeField(blank=True, editable=False, null=True)),
-                ("position", models.PositiveIntegerField()),
+                ("position", models.IntegerField()),
                 (
                     "conversation",
                     models.ForeignKey(
@@ -306,7 +306,7 @@ class Migration(migrations.Migration):
                 ("version", models.PositiveIntegerField(db_default=1, default=1, editable=False)),
                 ("content", models.TextField(max_length=10000)),
                 ("from_index", models.PositiveIntegerField()),
-                ("to_index", models.PositiveIntegerField()),
+                ("to_index", models.IntegerField()),
                 (
                     "owner",
                     models.ForeignKey(

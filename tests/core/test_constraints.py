@@ -1,0 +1,219 @@
+"""Every check and unique constraint is enforced by PostgreSQL itself: rows inserted without
+validation that break one are refused with an IntegrityError naming it."""
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from django.apps import apps
+from django.db import IntegrityError, models, transaction
+from django.db.models.functions import Now
+
+from admin_app.models import AuditEvent, SystemMessage
+from auth_app.models import User
+from conversations_app.models import (
+    AIResponse,
+    Attachment,
+    ConversationPromptResponse,
+    Feedback,
+    Folder,
+    Note,
+)
+from models_app.models import AIModel, ModelTag, Tag
+from tests.admin_app.factories import SystemMessageFactory
+from tests.auth_app.factories import UserFactory
+from tests.conversations_app.factories import (
+    AIResponseFactory,
+    AttachmentFactory,
+    ConversationFactory,
+    ExchangeFactory,
+    FeedbackFactory,
+    FolderFactory,
+    NoteFactory,
+    PromptFactory,
+)
+from tests.models_app.factories import AIModelFactory, ModelTagFactory, TagFactory
+
+pytestmark = pytest.mark.django_db
+
+PROJECT_APPS = ("auth_app", "models_app", "conversations_app", "admin_app", "explore_app")
+
+
+def _update(instance: models.Model, **values) -> None:
+    type(instance)._base_manager.filter(pk=instance.pk).update(**values)
+
+
+def _duplicate_user() -> None:
+    existing = UserFactory(email="Ada@Example.com", username="ada")
+    User.objects.create(username="other", email=existing.email.lower(), password="x")
+
+
+def _sibling_folder() -> None:
+    folder = FolderFactory(name="Projects")
+    Folder.objects.create(owner=folder.owner, parent=None, name="projects")
+
+
+def _root_exchange_with_position() -> None:
+    ExchangeFactory(position=3)
+
+
+def _second_feedback() -> None:
+    feedback = FeedbackFactory()
+    Feedback.objects.create(response=feedback.response, user=feedback.user, rating=-1)
+
+
+CASES: dict[str, Callable[[], None]] = {
+    "auth_user_email_ci_alive_uniq": _duplicate_user,
+    "auth_user_username_ci_alive_uniq": lambda: (
+        UserFactory(username="Grace"),
+        User.objects.create(username="grace", email="g2@example.com"),
+    ),
+    "auth_user_username_not_blank": lambda: User.objects.create(username="", email="a@b.c"),
+    "auth_user_email_has_at": lambda: User.objects.create(username="nobody", email=""),
+    "auth_user_failed_login_count_check": lambda: _update(UserFactory(), failed_login_count=-1),
+    "auth_user_version_check": lambda: _update(UserFactory(), version=-1),
+    "models_tag_name_ci_alive_uniq": lambda: (
+        TagFactory(name="Code"),
+        Tag.objects.create(name="code", slug="c2"),
+    ),
+    "models_tag_slug_alive_uniq": lambda: (
+        TagFactory(slug="code"),
+        Tag.objects.create(name="Other", slug="code"),
+    ),
+    "models_tag_name_not_blank": lambda: Tag.objects.create(name="", slug="x"),
+    "models_tag_slug_not_blank": lambda: Tag.objects.create(name="x", slug=""),
+    "models_app_tag_version_check": lambda: _update(TagFactory(), version=-1),
+    "models_aimodel_name_ci_alive_uniq": lambda: (
+        AIModelFactory(name="llama3.2:3b"),
+        AIModelFactory(name="LLAMA3.2:3b"),
+    ),
+    "models_aimodel_name_not_blank": lambda: AIModelFactory(name=""),
+    "models_aimodel_size_non_negative": lambda: AIModelFactory(size=-1),
+    "models_aimodel_parameter_count_non_negative": lambda: AIModelFactory(parameter_count=-5),
+    "models_aimodel_install_progress_percent": lambda: AIModelFactory(install_progress=101),
+    "models_aimodel_install_status_valid": lambda: AIModelFactory(install_status="exploded"),
+    "models_aimodel_model_type_valid": lambda: AIModelFactory(model_type="toaster"),
+    "models_app_aimodel_install_progress_check": lambda: _update(AIModelFactory(), install_progress=-1),
+    "models_app_aimodel_quantization_version_check": lambda: AIModelFactory(quantization_version=-1),
+    "models_app_aimodel_file_type_check": lambda: AIModelFactory(file_type=-1),
+    "models_app_aimodel_version_check": lambda: _update(AIModelFactory(), version=-1),
+    "models_modeltag_pair_uniq": lambda: (lambda mt: ModelTag.objects.create(model=mt.model, tag=mt.tag))(
+        ModelTagFactory()
+    ),
+    "conv_folder_name_ci_alive_uniq": _sibling_folder,
+    "conv_folder_name_not_blank": lambda: FolderFactory(name=""),
+    "conv_folder_not_own_parent": lambda: (lambda f: _update(f, parent=f.pk))(FolderFactory()),
+    "conversations_app_folder_version_check": lambda: _update(FolderFactory(), version=-1),
+    "conv_conversation_model_name_not_blank": lambda: ConversationFactory(model_name=""),
+    "conversations_app_conversation_message_count_check": lambda: _update(
+        ConversationFactory(), message_count=-1
+    ),
+    "conversations_app_conversation_prompt_tokens_check": lambda: _update(
+        ConversationFactory(), prompt_tokens=-1
+    ),
+    "conversations_app_conversation_completion_tokens_check": lambda: _update(
+        ConversationFactory(), completion_tokens=-1
+    ),
+    "conversations_app_conversation_version_check": lambda: _update(ConversationFactory(), version=-1),
+    "conversations_app_prompt_token_count_check": lambda: PromptFactory(token_count=-1),
+    "conv_response_status_valid": lambda: AIResponseFactory(status="done-ish"),
+    "conv_response_finished_has_completed_at": lambda: AIResponseFactory(
+        status="complete", completed_at=None
+    ),
+    **{
+        f"conversations_app_airesponse_{field}_check": (lambda f: lambda: AIResponseFactory(**{f: -1}))(field)
+        for field in (
+            "total_duration",
+            "load_duration",
+            "prompt_eval_count",
+            "prompt_eval_duration",
+            "eval_count",
+            "eval_duration",
+        )
+    },
+    "conv_exchange_position_matches_parent": _root_exchange_with_position,
+    "conv_feedback_one_per_user_alive": _second_feedback,
+    "conv_feedback_rating_valid": lambda: FeedbackFactory(rating=5),
+    "conv_feedback_reason_valid": lambda: FeedbackFactory(reason="because"),
+    "conversations_app_feedback_version_check": lambda: _update(FeedbackFactory(), version=-1),
+    "conv_note_span_ordered": lambda: NoteFactory(from_index=5, to_index=5),
+    "conv_note_content_not_blank": lambda: NoteFactory(content=""),
+    "conversations_app_note_from_index_check": lambda: _update(NoteFactory(), from_index=-1),
+    "conversations_app_note_version_check": lambda: _update(NoteFactory(), version=-1),
+    "conv_attachment_size_within_limit": lambda: _update(AttachmentFactory(), size=10 * 1024 * 1024 + 1),
+    "conversations_app_attachment_size_check": lambda: _update(AttachmentFactory(), size=-1),
+    "conv_attachment_sha256_hex": lambda: _update(AttachmentFactory(), sha256="../../etc/passwd"),
+    "conv_attachment_content_type_allowed": lambda: _update(
+        AttachmentFactory(), content_type="application/x-elf"
+    ),
+    "conv_attachment_processing_status_valid": lambda: _update(AttachmentFactory(), processing_status="meh"),
+    "admin_sysmsg_name_ci_alive_uniq": lambda: (
+        SystemMessageFactory(name="Concise"),
+        SystemMessage.objects.create(name="CONCISE", content="x"),
+    ),
+    "admin_sysmsg_name_not_blank": lambda: SystemMessageFactory(name=""),
+    "admin_sysmsg_content_not_blank": lambda: SystemMessageFactory(content=""),
+    "admin_app_systemmessage_version_check": lambda: _update(SystemMessageFactory(), version=-1),
+    "admin_audit_action_not_blank": lambda: AuditEvent.objects.create(action=""),
+}
+
+
+def _database_constraints() -> set[str]:
+    """Names of every CHECK and UNIQUE constraint or unique index on the project's own tables."""
+    from django.db import connection
+
+    names: set[str] = set()
+    tables = [m._meta.db_table for app in PROJECT_APPS for m in apps.get_app_config(app).get_models()]
+    with connection.cursor() as cursor:
+        for table in tables:
+            for name, info in connection.introspection.get_constraints(cursor, table).items():
+                if (info["check"] or info["unique"]) and not info["primary_key"]:
+                    names.add(name)
+    return names
+
+
+def test_every_check_and_unique_constraint_has_a_violation_case():
+    """A new constraint without a case here fails this test; so does a case for one that is gone."""
+    declared = {
+        name
+        for name in _database_constraints()
+        if not name.endswith("_key")
+        and not name.startswith(("auth_user_groups", "auth_user_user_permissions"))
+    }
+    assert declared - set(CASES) == set(), "constraints without a violation case"
+    assert set(CASES) - declared == set(), "cases for constraints that do not exist"
+
+
+@pytest.mark.parametrize("constraint", sorted(CASES))
+def test_postgresql_refuses_rows_breaking(constraint):
+    with pytest.raises(IntegrityError) as excinfo, transaction.atomic():
+        CASES[constraint]()
+    assert constraint in str(excinfo.value)
+
+
+def test_audit_events_are_append_only():
+    from django.db import InternalError, ProgrammingError
+
+    event = AuditEvent.objects.create(action="user.login")
+    for attempt in (
+        lambda: AuditEvent.objects.filter(pk=event.pk).update(action="tampered"),
+        lambda: AuditEvent.objects.filter(pk=event.pk).delete(),
+    ):
+        with pytest.raises((InternalError, ProgrammingError)) as excinfo, transaction.atomic():
+            attempt()
+        assert "append-only" in str(excinfo.value)
+    assert AuditEvent.objects.get(pk=event.pk).action == "user.login"
+
+
+def test_database_defaults_fill_rows_inserted_by_raw_sql():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO models_app_tag (id, name, slug, description) VALUES (gen_random_uuid(), 'raw', 'raw', '') "
+            "RETURNING created_at, version"
+        )
+        created_at, version = cursor.fetchone()
+    assert version == 1
+    assert created_at is not None
+    assert Tag.objects.filter(created_at__gte=Now() - timedelta(minutes=1), name="raw").exists()

@@ -1,0 +1,79 @@
+"""Operator-facing guarantees: production settings, reversible migrations."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from uuid import uuid4
+
+import psycopg
+import pytest
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT_APPS = ["conversations_app", "admin_app", "models_app", "auth_app"]
+
+
+def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(  # noqa: S603 - our own manage.py with fixed arguments
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def _production_env(**overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "JWT_SIGNING_KEY", "ALLOWED_HOSTS"}}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        SECRET_KEY="prod-" + uuid4().hex * 2,
+        JWT_SIGNING_KEY="jwt-" + uuid4().hex * 2,
+        ALLOWED_HOSTS="chat.example.com",
+    )
+    env.update(overrides)
+    return {k: v for k, v in env.items() if v}
+
+
+def test_production_settings_pass_check_deploy_cleanly():
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=_production_env())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "JWT_SIGNING_KEY"])
+def test_production_refuses_to_start_without_its_secrets(missing):
+    result = _manage("check", env=_production_env(**{missing: ""}))
+    assert result.returncode != 0
+    assert f"{missing} must be set in production" in result.stderr
+
+
+def test_production_refuses_a_jwt_key_equal_to_the_secret_key():
+    result = _manage("check", env=_production_env(SECRET_KEY="same-" * 10, JWT_SIGNING_KEY="same-" * 10))
+    assert result.returncode != 0
+    assert "JWT_SIGNING_KEY must differ from SECRET_KEY" in result.stderr
+
+
+@pytest.fixture
+def scratch_database_url():
+    db = settings.DATABASES["default"]
+    name = f"scratch_migrations_{uuid4().hex[:8]}"
+    params = {"host": db["HOST"], "port": db["PORT"], "user": db["USER"], "password": db["PASSWORD"]}
+    with psycopg.connect(dbname="postgres", autocommit=True, **params) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{name}"
+    with psycopg.connect(dbname="postgres", autocommit=True, **params) as conn:
+        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def test_every_app_migrates_to_zero_and_back(scratch_database_url):
+    env = {
+        **os.environ,
+        "DATABASE_URL": scratch_database_url,
+        "DJANGO_SETTINGS_MODULE": "config.settings.base",
+    }
+    steps = [("migrate", "--no-input")]
+    for app in PROJECT_APPS:
+        steps += [("migrate", app, "zero", "--no-input"), ("migrate", "--no-input")]
+    for step in steps:
+        result = _manage(*step, env=env)
+        assert result.returncode == 0, f"{step}: {result.stdout}{result.stderr}"
+    plan = _manage("migrate", "--plan", env=env)
+    assert "No planned migration operations." in plan.stdout
