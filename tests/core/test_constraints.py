@@ -12,14 +12,10 @@ from django.db.models.functions import Now
 from admin_app.models import AuditEvent, SystemMessage
 from auth_app.models import User
 from conversations_app.models import (
-    AIResponse,
-    Attachment,
-    ConversationPromptResponse,
     Feedback,
     Folder,
-    Note,
 )
-from models_app.models import AIModel, ModelTag, Tag
+from models_app.models import ModelTag, Tag
 from tests.admin_app.factories import SystemMessageFactory
 from tests.auth_app.factories import UserFactory
 from tests.conversations_app.factories import (
@@ -210,8 +206,8 @@ def test_database_defaults_fill_rows_inserted_by_raw_sql():
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO models_app_tag (id, name, slug, description) VALUES (gen_random_uuid(), 'raw', 'raw', '') "
-            "RETURNING created_at, version"
+            "INSERT INTO models_app_tag (id, name, slug, description) "
+            "VALUES (gen_random_uuid(), 'raw', 'raw', '') RETURNING created_at, version"
         )
         created_at, version = cursor.fetchone()
     assert version == 1

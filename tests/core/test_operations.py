@@ -15,7 +15,7 @@ PROJECT_APPS = ["conversations_app", "admin_app", "models_app", "auth_app"]
 
 
 def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(  # noqa: S603 - our own manage.py with fixed arguments
+    return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
     )
 
