@@ -5,4 +5,10 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
-application = get_asgi_application()
+django_application = get_asgi_application()
+
+from django.conf import settings  # noqa: E402 - settings are configured by get_asgi_application()
+
+from core.asgi import BodySizeLimitMiddleware  # noqa: E402
+
+application = BodySizeLimitMiddleware(django_application, max_bytes=settings.REQUEST_BODY_MAX_BYTES)

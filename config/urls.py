@@ -1,15 +1,26 @@
 """URL configuration: versioned API under /api/v1/, schema and docs, the Django admin."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from conversations_app.api.views import UserUsageView
+from core import health
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/v1/auth/me/usage/", UserUsageView.as_view(), name="me-usage"),
+    path("api/v1/auth/", include("auth_app.api.urls")),
     path("api/v1/conversations/", include("conversations_app.api.urls")),
+    path("api/v1/explore/", include("explore_app.api.urls")),
+    path("api/v1/admin/", include("admin_app.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    # Operations: probes and Prometheus metrics, outside the API (no authentication, no throttling).
+    re_path(r"^health/live/?$", health.live, name="health-live"),
+    re_path(r"^health/ready/?$", health.ready, name="health-ready"),
+    path("", include("django_prometheus.urls")),
 ]
 
 handler404 = "core.exceptions.not_found_view"

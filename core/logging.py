@@ -1,10 +1,12 @@
-"""JSON log formatter (one object per line) for production."""
+"""Logging: the JSON formatter (one object per line) for production and the request-id filter."""
 
 from __future__ import annotations
 
 import json
 import logging
 from datetime import UTC, datetime
+
+from core.request_id import get_request_id
 
 _RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -21,3 +23,12 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             payload["exc_info"] = self.formatException(record.exc_info)
         return json.dumps(payload, default=str)
+
+
+class RequestIdFilter(logging.Filter):
+    """Puts the current request id (see core.request_id) on every record as `request_id`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = get_request_id()
+        return True

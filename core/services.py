@@ -79,6 +79,15 @@ def lock_for_update(model: type[M], pk: Any) -> M:
         raise NotFound() from exc
 
 
+def lock_at_version(model: type[M], pk: Any, expected_version: int | None) -> M:
+    """Lock one row inside the current transaction and hold the client's If-Match against it:
+    PreconditionFailed (412) when the row has changed since the client read it."""
+    locked = lock_for_update(model, pk)
+    if expected_version is not None and locked.version != expected_version:  # type: ignore[attr-defined]
+        raise PreconditionFailed()
+    return locked
+
+
 def ensure_deleted(instance: models.Model) -> None:
     if instance.deleted_at is None:  # type: ignore[attr-defined]
         raise Conflict("This item is not in the trash.", code="not_deleted")

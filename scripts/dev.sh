@@ -97,7 +97,6 @@ listen_addresses = '127.0.0.1'
 port = $PG_PORT
 unix_socket_directories = ''
 shared_preload_libraries = 'pg_stat_statements'
-fsync = ${OLLAMANET_PG_FSYNC:-on}
 max_connections = 200
 CONF
   fi
@@ -106,7 +105,8 @@ CONF
   else
     port_in_use "$PG_PORT" && die "port $PG_PORT is in use by another program; set OLLAMANET_PG_PORT"
     log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
-    as_pg "$bin/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w -t 60 start >/dev/null \
+    as_pg "$bin/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w -t 60 \
+      -o "-c fsync=${OLLAMANET_PG_FSYNC:-on}" start >/dev/null \
       || die "PostgreSQL did not start; see .local/postgres/server.log"
     STARTED+=(postgres)
   fi
@@ -179,7 +179,9 @@ cmd_run() {
     --schedule "$LOCAL/celerybeat-schedule" > "$LOCAL/celery.log" 2>&1 &
   CHILD_PIDS="$!"
   log "serving on http://$HTTP_HOST:$HTTP_PORT  (API docs /api/docs/, admin /admin/; Ctrl-C stops)"
-  "$VENV/bin/gunicorn" config.asgi:application -k uvicorn.workers.UvicornWorker \
+  # /metrics adds up every worker's figures from files here (prometheus_client's multiprocess mode).
+  rm -rf "$LOCAL/prometheus" && mkdir -p "$LOCAL/prometheus"
+  PROMETHEUS_MULTIPROC_DIR="$LOCAL/prometheus" "$VENV/bin/gunicorn" config.asgi:application -k uvicorn.workers.UvicornWorker \
     -b "$HTTP_HOST:$HTTP_PORT" -w "${WEB_CONCURRENCY:-2}" --access-logfile - &
   CHILD_PIDS="$CHILD_PIDS $!"
   wait -n $CHILD_PIDS
@@ -203,10 +205,21 @@ cmd_test() {
   "$VENV/bin/pytest" "$@"
 }
 
+cmd_bench() {
+  # Benchmarks use databases of their own beside the development one; results go to docs/BENCHMARKS.md.
+  bootstrap
+  export DJANGO_SETTINGS_MODULE=config.settings.test
+  for script in bench/*.py; do
+    log "$script"
+    "$PY" "$script"
+  done
+}
+
 case "${1:-}" in
   run) shift; cmd_run "$@" ;;
+  bench) shift; cmd_bench "$@" ;;
   test) shift; cmd_test "$@" ;;
   bootstrap) bootstrap; trap - EXIT; log "services running; DATABASE_URL=$DATABASE_URL REDIS_URL=$REDIS_URL" ;;
   stop) stop_postgres; stop_redis ;;
-  *) die "usage: scripts/dev.sh run|test|bootstrap|stop" ;;
+  *) die "usage: scripts/dev.sh run|test|bench|bootstrap|stop" ;;
 esac

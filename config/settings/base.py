@@ -23,6 +23,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_prometheus",
     "core",
     "auth_app",
     "models_app",
@@ -32,6 +33,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "core.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -39,6 +42,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "admin_app.middleware.AuditContextMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -64,7 +69,8 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default="postgres://ollamanet:ollamanet@127.0.0.1:54329/ollamanet")
 }
-DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
+# Django's PostgreSQL backend (and its pool), with query counts and latencies exported to Prometheus.
+DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
 DATABASES["default"]["OPTIONS"] = {
     "pool": {
         "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
@@ -79,7 +85,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:63799/0")
 CACHES = {
     "default": {
-        "BACKEND": "django_redis.cache.RedisCache",
+        "BACKEND": "django_prometheus.cache.backends.redis.RedisCache",  # django-redis, with hit/miss metrics
         "LOCATION": env("CACHE_URL", default=REDIS_URL),
         "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="ollamanet"),
         "TIMEOUT": 300,
@@ -91,6 +97,16 @@ CACHES = {
         },
     }
 }
+
+# Cache-aside reads (core/cache.py): how long a process skips Redis after a failure, how long a reader
+# waits for another one computing the same cold key, and the per-resource TTLs (seconds) of Explore.
+CACHE_OUTAGE_COOLDOWN = env.float("CACHE_OUTAGE_COOLDOWN", default=5.0)
+CACHE_LOCK_WAIT = env.float("CACHE_LOCK_WAIT", default=2.0)
+EXPLORE_CACHE_TTLS = env.dict(
+    "EXPLORE_CACHE_TTLS",
+    cast={"value": int},
+    default={"default": 300, "models": 300, "search": 120, "model": 600, "tags": 600},
+)
 
 # --- Auth --------------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "auth_app.User"
@@ -112,6 +128,10 @@ SILENCED_SYSTEM_CHECKS = ["auth.W004"]
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="OllamaNet <no-reply@ollamanet.local>")
 FRONTEND_URL = env("FRONTEND_URL", default="http://127.0.0.1:8000")
+# The page of the front end that asks for the new password; {uid} and {token} are filled in.
+PASSWORD_RESET_URL = env(
+    "PASSWORD_RESET_URL", default=FRONTEND_URL.rstrip("/") + "/reset-password?uid={uid}&token={token}"
+)
 
 # --- i18n / static / media ------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -127,9 +147,26 @@ MEDIA_URL = "media/"
 OLLAMA_URL = env("OLLAMA_URL", default="http://127.0.0.1:11434")
 OLLAMA_CONNECT_TIMEOUT = env.float("OLLAMA_CONNECT_TIMEOUT", default=3.0)
 OLLAMA_READ_TIMEOUT = env.float("OLLAMA_READ_TIMEOUT", default=300.0)
+# Seconds /health/ready waits for each dependency (PostgreSQL's connect takes at least 2 s to time out).
+HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=1.0)
 ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+# Largest request body the ASGI application accepts at all: an attachment plus multipart overhead.
+REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", default=ATTACHMENT_MAX_BYTES + 1024 * 1024)
+# Uploaded files above this size are spooled to a temporary file, not kept in memory; the attachment
+# limit itself is enforced while the body streams in (conversations_app.api.uploads).
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Request bodies other than uploaded files (form fields, raw bodies read through request.body).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 TRASH_RETENTION_DAYS = env.int("TRASH_RETENTION_DAYS", default=30)
+# Model pulls (staff inference API): progress is written at most once per whole percent or per
+# interval (seconds); the progress stream (SSE) polls a pull this often and lasts at most this long; a
+# queued or running pull without progress for this long is taken for dead (its worker is gone).
+INFERENCE_PULL_PROGRESS_INTERVAL = 0.5
+INFERENCE_PULL_EVENTS_POLL_INTERVAL = 0.5
+INFERENCE_PULL_EVENTS_MAX_SECONDS = 600
+INFERENCE_PULL_STALE_SECONDS = 900
 DEMO_ADMIN_PASSWORD = env("DEMO_ADMIN_PASSWORD", default="")
+DEMO_USER_PASSWORD = env("DEMO_USER_PASSWORD", default="")
 
 from config.settings.celery import *  # noqa: E402, F403
 from config.settings.drf import *  # noqa: E402, F403

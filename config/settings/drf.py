@@ -3,7 +3,7 @@
 from config.env import env
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["auth_app.authentication.AccountJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
@@ -23,6 +23,7 @@ REST_FRAMEWORK = {
         "anon": env("THROTTLE_ANON", default="120/min"),
         "user": env("THROTTLE_USER", default="600/min"),
         "login": env("THROTTLE_LOGIN", default="10/min"),
+        "password_reset": env("THROTTLE_PASSWORD_RESET", default="5/hour"),
         "chat": env("THROTTLE_CHAT", default="30/min"),
         "explore": env("THROTTLE_EXPLORE", default="300/min"),
     },
@@ -41,4 +42,9 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
+    # Several models have a `status` with its own choices: name each set.
+    "ENUM_NAME_OVERRIDES": {
+        "ModelPullStatusEnum": "admin_app.models.PullStatus",
+        "ResponseStatusEnum": "conversations_app.models.ResponseStatus",
+    },
 }

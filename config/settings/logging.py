@@ -1,4 +1,5 @@
-"""Logging: one line of text per record in development, JSON in production."""
+"""Logging: one line of text per record in development, JSON in production; every record carries the
+request id (`request_id`) of the request or task it belongs to."""
 
 from config.env import env
 
@@ -12,7 +13,10 @@ LOGGING = {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {"()": "core.logging.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    "filters": {"request_id": {"()": "core.logging.RequestIdFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},

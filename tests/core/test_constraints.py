@@ -16,7 +16,7 @@ from conversations_app.models import (
     Folder,
 )
 from models_app.models import ModelTag, Tag
-from tests.admin_app.factories import SystemMessageFactory
+from tests.admin_app.factories import ModelPullFactory, SystemMessageFactory
 from tests.auth_app.factories import UserFactory
 from tests.conversations_app.factories import (
     AIResponseFactory,
@@ -151,6 +151,19 @@ CASES: dict[str, Callable[[], None]] = {
     "admin_sysmsg_content_not_blank": lambda: SystemMessageFactory(content=""),
     "admin_app_systemmessage_version_check": lambda: _update(SystemMessageFactory(), version=-1),
     "admin_audit_action_not_blank": lambda: AuditEvent.objects.create(action=""),
+    "admin_pull_one_active_per_model": lambda: (
+        ModelPullFactory(model_name="llama3:8b", status="running", finished_at=None),
+        ModelPullFactory(model_name="LLAMA3:8B", status="queued", finished_at=None),
+    ),
+    "admin_pull_model_name_not_blank": lambda: ModelPullFactory(model_name=""),
+    "admin_pull_status_valid": lambda: _update(
+        ModelPullFactory(status="queued", finished_at=None), status="paused"
+    ),
+    "admin_pull_percent_at_most_100": lambda: _update(ModelPullFactory(), percent=101),
+    "admin_pull_finished_iff_done": lambda: _update(ModelPullFactory(), finished_at=None),
+    "admin_app_modelpull_percent_check": lambda: _update(ModelPullFactory(), percent=-1),
+    "admin_app_modelpull_completed_bytes_check": lambda: _update(ModelPullFactory(), completed_bytes=-1),
+    "admin_app_modelpull_total_bytes_check": lambda: _update(ModelPullFactory(), total_bytes=-1),
 }
 
 

@@ -1,0 +1,185 @@
+"""The ModelAdmin bases: `BaseModelAdmin` for every model, `SoftDeleteAdmin` for soft-deletable ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected as django_delete_selected
+from django.contrib.admin.utils import flatten_fieldsets
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
+from django.http import HttpRequest, HttpResponseRedirect
+from django.template.response import TemplateResponse
+
+from core import services as core_services
+from core.admin.access import AdminRoleAccessMixin
+from core.admin.changelists import DeletedFilter
+from core.admin.display import error_text
+from core.admin.forms import AdminModelForm, adopt_row, changed_columns
+from core.exceptions import ApplicationError
+from core.models import VersionedModel
+
+RECORD_FIELDS = ("id", "created_at", "updated_at", "version", "deleted_at")
+
+
+class BaseModelAdmin(AdminRoleAccessMixin, admin.ModelAdmin):
+    """Base of every OllamaNet ModelAdmin: role access, the row's bookkeeping fields shown read-only,
+    edits through `update_fields` / `versioned_update`, foreign keys that accept soft-deleted
+    targets already on the row (Django's form field would refuse them)."""
+
+    form = AdminModelForm
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def record_fields(self) -> tuple[str, ...]:
+        names = {f.name for f in self.model._meta.concrete_fields}
+        return tuple(name for name in RECORD_FIELDS if name in names)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None):
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        if obj is None:
+            return readonly
+        return readonly + tuple(name for name in self.record_fields() if name not in readonly)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None):
+        fieldsets = list(super().get_fieldsets(request, obj))
+        if obj is None or not (self.fieldsets or self.fields):
+            return fieldsets  # generated fieldsets already end with the read-only fields
+        shown = set(flatten_fieldsets(fieldsets))
+        record = tuple(name for name in self.record_fields() if name not in shown)
+        if record:
+            fieldsets.append(("Record", {"classes": ("collapse",), "fields": record}))
+        return fieldsets
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        remote = db_field.remote_field.model
+        if "queryset" not in kwargs and hasattr(remote, "all_objects"):
+            kwargs["queryset"] = remote.all_objects.all()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_search_results(self, request: HttpRequest, queryset, search_term: str):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        match = getattr(request, "resolver_match", None)
+        if match is not None and match.url_name == "autocomplete" and hasattr(self.model, "all_objects"):
+            queryset = queryset.filter(deleted_at__isnull=True)  # pick only alive rows for new links
+        return queryset, may_have_duplicates
+
+    def changeform_view(self, request: HttpRequest, object_id=None, form_url="", extra_context=None):
+        """A service refusing the write (a race the form could not see) rolls the whole save back and
+        comes back as a message on the page, not as a server error."""
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except (ApplicationError, ValidationError) as exc:
+            self.message_user(request, f"Nothing was saved: {error_text(exc)}", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def save_model(self, request: HttpRequest, obj: Any, form: forms.ModelForm, change: bool) -> None:
+        if not change:
+            created = self.create_object(request, obj, form)
+            if created is not obj:
+                adopt_row(obj, created)
+            return
+        changes = {name: getattr(obj, name) for name in changed_columns(obj, form)}
+        if changes:
+            self.update_object(request, obj, changes)
+
+    def create_object(self, request: HttpRequest, obj: Any, form: forms.ModelForm) -> models.Model:
+        """Insert the new row; admins of models with a create service call it and return its row."""
+        obj.save(force_insert=True)
+        return obj
+
+    def update_object(self, request: HttpRequest, obj: Any, changes: dict[str, Any]) -> None:
+        """Write the changed columns; admins of models with an update service call it instead
+        (with `stored_row(obj)`, as the service compares against what is stored)."""
+        if isinstance(obj, VersionedModel):
+            core_services.versioned_update(obj, fields=changes)
+            return
+        columns = list(changes)
+        if any(f.name == "updated_at" for f in obj._meta.concrete_fields):
+            columns.append("updated_at")
+        obj.save(update_fields=columns)
+
+    def get_deleted_objects(self, objs, request: HttpRequest):
+        """Rows that have no delete of their own here (an exchange, a model's tag link) still go with
+        the row a superuser deletes; they do not make the delete "need" a permission nobody has."""
+        deleted, model_count, _, protected = super().get_deleted_objects(objs, request)
+        return deleted, model_count, set(), protected
+
+    def stored_row(self, obj: Any) -> Any:
+        """The row as the database has it (the admin's `obj` already carries the form's values)."""
+        return type(obj)._base_manager.get(pk=obj.pk)
+
+
+class SoftDeleteAdmin(BaseModelAdmin):
+    """Base for soft-deletable models.
+
+    Subclasses whose deletion cascades override `soft_delete_object` / `restore_object` to call
+    their app's service. A deleted row opens read-only: restore it to edit it.
+    """
+
+    actions = ("delete_selected", "restore_selected", "hard_delete_selected")
+
+    def soft_delete_object(self, request: HttpRequest, obj: Any) -> None:
+        core_services.soft_delete(obj)
+
+    def restore_object(self, request: HttpRequest, obj: Any) -> None:
+        core_services.restore(obj)
+
+    def get_queryset(self, request: HttpRequest):
+        queryset = self.model.all_objects.get_queryset()
+        ordering = self.get_ordering(request)
+        return queryset.order_by(*ordering) if ordering else queryset
+
+    def get_list_filter(self, request: HttpRequest):
+        return (DeletedFilter, *super().get_list_filter(request))
+
+    def get_list_display(self, request: HttpRequest):
+        return (*super().get_list_display(request), "is_deleted_display")
+
+    @admin.display(boolean=True, description="deleted", ordering="deleted_at")
+    def is_deleted_display(self, obj) -> bool:
+        return obj.deleted_at is not None
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.deleted_at is not None:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def _apply(self, request: HttpRequest, objects, func, verb: str, skip_code: str | None = None) -> None:
+        """Run `func(request, obj)` on each row and say how many it did and why it refused others."""
+        done, refused = 0, []
+        for obj in objects:
+            try:
+                func(request, obj)
+                done += 1
+            except (ApplicationError, ValidationError, PermissionDenied) as exc:
+                # A row a cascade of this same action already handled is not an error.
+                if skip_code is None or getattr(exc, "code", None) != skip_code:
+                    refused.append(f"{obj}: {error_text(exc)}")
+        if done:
+            noun = self.model._meta.verbose_name if done == 1 else self.model._meta.verbose_name_plural
+            self.message_user(request, f"{done} {noun} {verb}.", messages.SUCCESS)
+        for line in refused:
+            self.message_user(request, line, messages.ERROR)
+
+    @admin.action(
+        description="Delete selected %(verbose_name_plural)s (move to trash)", permissions=["change"]
+    )
+    def delete_selected(self, request: HttpRequest, queryset) -> None:
+        alive = queryset.filter(deleted_at__isnull=True)
+        self._apply(request, alive, self.soft_delete_object, "moved to the trash", "already_deleted")
+
+    @admin.action(description="Restore selected %(verbose_name_plural)s", permissions=["change"])
+    def restore_selected(self, request: HttpRequest, queryset) -> None:
+        deleted = queryset.filter(deleted_at__isnull=False)
+        self._apply(request, deleted, self.restore_object, "restored", "not_deleted")
+
+    @admin.action(description="Delete selected %(verbose_name_plural)s permanently", permissions=["delete"])
+    def hard_delete_selected(self, request: HttpRequest, queryset):
+        """Django's "delete selected" (confirmation page included) under its own action name."""
+        response = django_delete_selected(self, request, queryset)
+        if isinstance(response, TemplateResponse):
+            response.template_name = "admin/hard_delete_selected_confirmation.html"
+            response.context_data["action_name"] = "hard_delete_selected"
+        return response

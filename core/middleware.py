@@ -1,0 +1,107 @@
+"""Middleware of the kernel: a base for sync-and-async middleware, and the request id."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.http import FileResponse, HttpRequest, HttpResponseBase
+
+from core.request_id import HEADER, META_KEY, request_id_begin, request_id_from_client, request_id_scope
+
+
+class WrappingMiddleware:
+    """Base of middleware that sets something up around the rest of the chain, natively in both the
+    sync and the async stack (so it never forces a thread switch under ASGI).
+
+    `enter(request)` runs first and returns a state; `leave(state)` runs however the rest ends;
+    `finish(request, response, state)` may change the response.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest):
+        if self.is_async:
+            return self.__acall__(request)
+        state = self.enter(request)
+        try:
+            response = self.get_response(request)
+        finally:
+            self.leave(state)
+        return self.finish(request, response, state)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        state = self.enter(request)
+        try:
+            response = await self.get_response(request)
+        finally:
+            self.leave(state)
+        return self.finish(request, response, state)
+
+    def enter(self, request: HttpRequest) -> Any:
+        return None
+
+    def leave(self, state: Any) -> None:
+        return None
+
+    def finish(self, request: HttpRequest, response: HttpResponseBase, state: Any) -> HttpResponseBase:
+        return response
+
+
+class RequestIdMiddleware(WrappingMiddleware):
+    """Give every request an id (the client's `X-Request-ID` when valid), make it current for logging
+    and the audit trail until the request is finished, and return it as `X-Request-ID`.
+
+    A streamed body (chat over SSE) is produced after the view returned; the id is made current again
+    around each chunk, so what the stream logs carries it too.
+    """
+
+    def enter(self, request: HttpRequest) -> str:
+        request_id = request_id_from_client(request.META.get(META_KEY))
+        request.request_id = request_id  # type: ignore[attr-defined]
+        request_id_begin(request_id)
+        return request_id
+
+    def finish(self, request: HttpRequest, response: HttpResponseBase, state: Any) -> HttpResponseBase:
+        return self._tag(response, state)
+
+    @staticmethod
+    def _tag(response: HttpResponseBase, request_id: str) -> HttpResponseBase:
+        response[HEADER] = request_id
+        if getattr(response, "streaming", False) and not isinstance(response, FileResponse):
+            content = response.streaming_content  # type: ignore[attr-defined]
+            response.streaming_content = (  # type: ignore[attr-defined]
+                _async_chunks(content, request_id)
+                if hasattr(content, "__aiter__")
+                else _sync_chunks(content, request_id)
+            )
+        return response
+
+
+def _sync_chunks(content: Iterable[bytes], request_id: str) -> Iterator[bytes]:
+    iterator = iter(content)
+    while True:
+        with request_id_scope(request_id):
+            chunk = next(iterator, None)
+        if chunk is None:
+            return
+        yield chunk
+
+
+async def _async_chunks(content: AsyncIterable[bytes], request_id: str) -> AsyncIterator[bytes]:
+    iterator = aiter(content)
+    while True:
+        with request_id_scope(request_id):
+            try:
+                chunk = await anext(iterator)
+            except StopAsyncIteration:
+                return
+        yield chunk

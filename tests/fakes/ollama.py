@@ -1,0 +1,362 @@
+"""A fake Ollama: a real HTTP server on loopback speaking Ollama's wire protocol (SPEC §8).
+
+It runs in a thread on an ephemeral port and can be told, per test, which models it has, what to
+answer (token by token), how slowly, to fail with an HTTP status, to cut a stream after k tokens or
+to hold it after k tokens until released. It records every request it receives, so tests can assert
+what was sent to Ollama (roles and order of the messages).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+DEFAULT_MODEL = "llama3.2:3b"
+DEFAULT_REPLY = ["Hello", ",", " how", " can", " I", " help", " you", "?"]
+VERSION = "0.6.5"
+# How long a held stream waits for release before giving up (a test that forgets to release).
+HOLD_LIMIT_SECONDS = 30
+
+
+def model_details(name: str) -> dict[str, Any]:
+    family = name.split(":", 1)[0].rstrip("0123456789.") or "llama"
+    return {
+        "parent_model": "",
+        "format": "gguf",
+        "family": family,
+        "families": [family],
+        "parameter_size": "3.2B",
+        "quantization_level": "Q4_K_M",
+    }
+
+
+@dataclass
+class ReceivedRequest:
+    """One request as the fake server saw it."""
+
+    method: str
+    path: str
+    body: Any
+
+
+@dataclass
+class FakeOllama:
+    """Behaviour of the fake server; change attributes between requests to script a test."""
+
+    models: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: {DEFAULT_MODEL: model_details(DEFAULT_MODEL)}
+    )
+    reply_tokens: list[str] = field(default_factory=lambda: list(DEFAULT_REPLY))
+    token_delay: float = 0.0
+    cut_after: int | None = None
+    hold_after: int | None = None
+    pull_layer_size: int = 4_000_000
+    failures: dict[str, tuple[int, str]] = field(default_factory=dict)
+    requests: list[ReceivedRequest] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._released = threading.Event()
+        self._held = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- scripting ---------------------------------------------------------------------------------
+    def add_model(self, name: str) -> None:
+        self.models[name] = model_details(name)
+
+    def fail(self, status: int = 500, error: str = "internal error", *, path: str = "/api/chat") -> None:
+        """Answer requests to `path` with `status` and `{"error": error}`."""
+        self.failures[path] = (status, error)
+
+    def release(self) -> None:
+        """Let a stream held by `hold_after` end (by cutting the connection, as a dying server would)."""
+        self._released.set()
+
+    def wait_until_held(self, timeout: float = 10) -> bool:
+        """Block until a stream has reached `hold_after` tokens."""
+        return self._held.wait(timeout)
+
+    @property
+    def chat_requests(self) -> list[dict[str, Any]]:
+        """Bodies of the /api/chat requests received, oldest first."""
+        return [r.body for r in self.requests if r.path == "/api/chat"]
+
+    # --- lifecycle ------------------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "the fake Ollama server is not started"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> FakeOllama:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        server.daemon_threads = True
+        server.fake = self  # type: ignore[attr-defined]
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-ollama", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._released.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _digest(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "FakeOllama"
+
+    @property
+    def fake(self) -> FakeOllama:
+        return self.server.fake  # type: ignore[attr-defined]
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    # --- plumbing ---------------------------------------------------------------------------------------
+    def _read_body(self) -> Any:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            return json.loads(raw) if raw else None
+        except ValueError:
+            return raw.decode(errors="replace")
+
+    def _send_json(self, status: int, payload: Any | None) -> None:
+        data = b"" if payload is None else json.dumps(payload).encode()
+        self.send_response(status)
+        if payload is not None:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _send_error(self, status: int, error: str) -> None:
+        self._send_json(status, {"error": error})
+
+    def _start_stream(self) -> None:
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", "application/x-ndjson")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+    def _send_line(self, obj: dict[str, Any]) -> None:
+        data = json.dumps(obj).encode() + b"\n"
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+    def _end_stream(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def _cut(self) -> None:
+        """Drop the connection mid-body, without the chunked terminator."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _handle(self, method: str) -> None:
+        path = self.path.split("?", 1)[0]
+        body = self._read_body() if method in ("POST", "DELETE") else None
+        self.fake.requests.append(ReceivedRequest(method=method, path=path, body=body))
+        if path in self.fake.failures:
+            status, error = self.fake.failures[path]
+            self._send_error(status, error)
+            return
+        route = {
+            ("GET", "/api/version"): self._version,
+            ("GET", "/api/tags"): self._tags,
+            ("POST", "/api/show"): self._show,
+            ("POST", "/api/chat"): self._chat,
+            ("POST", "/api/pull"): self._pull,
+            ("DELETE", "/api/delete"): self._delete,
+        }.get((method, path))
+        if route is None:
+            self._send_error(HTTPStatus.NOT_FOUND, "404 page not found")
+            return
+        try:
+            route(body if isinstance(body, dict) else {})
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    # --- endpoints -----------------------------------------------------------------------------------
+    def _version(self, body: dict[str, Any]) -> None:
+        self._send_json(HTTPStatus.OK, {"version": VERSION})
+
+    def _tags(self, body: dict[str, Any]) -> None:
+        models = [
+            {
+                "name": name,
+                "model": name,
+                "modified_at": _now(),
+                "size": 2_019_393_189,
+                "digest": _digest(name)[7:],
+                "details": details,
+            }
+            for name, details in self.fake.models.items()
+        ]
+        self._send_json(HTTPStatus.OK, {"models": models})
+
+    def _missing(self, name: str) -> None:
+        self._send_error(HTTPStatus.NOT_FOUND, f"model '{name}' not found")
+
+    def _show(self, body: dict[str, Any]) -> None:
+        name = body.get("model") or body.get("name") or ""
+        if name not in self.fake.models:
+            self._missing(name)
+            return
+        details = self.fake.models[name]
+        self._send_json(
+            HTTPStatus.OK,
+            {
+                "modelfile": f'# Modelfile generated by "ollama show"\nFROM {name}\n',
+                "parameters": 'stop "<|eot_id|>"',
+                "template": "{{ .Prompt }}",
+                "license": "LLAMA 3.2 COMMUNITY LICENSE AGREEMENT",
+                "details": details,
+                "model_info": {
+                    "general.architecture": details["family"],
+                    "general.parameter_count": 3_212_749_888,
+                    "general.file_type": 15,
+                    "general.quantization_version": 2,
+                },
+                "capabilities": ["completion"],
+                "modified_at": _now(),
+            },
+        )
+
+    def _chat(self, body: dict[str, Any]) -> None:
+        model = body.get("model", "")
+        if model not in self.fake.models:
+            self._missing(model)
+            return
+        tokens = list(self.fake.reply_tokens)
+        done_reason = "stop"
+        num_predict = (body.get("options") or {}).get("num_predict")
+        if isinstance(num_predict, int) and 0 < num_predict < len(tokens):
+            tokens, done_reason = tokens[:num_predict], "length"
+        prompt_words = sum(len(str(m.get("content", "")).split()) for m in body.get("messages") or [])
+        final = {
+            "model": model,
+            "created_at": _now(),
+            "done": True,
+            "done_reason": done_reason,
+            "total_duration": 1_500_000_000 + 1_000 * len(tokens),
+            "load_duration": 25_000_000,
+            "prompt_eval_count": prompt_words,
+            "prompt_eval_duration": 120_000_000,
+            "eval_count": len(tokens),
+            "eval_duration": 1_300_000_000,
+        }
+        if body.get("stream") is False:
+            message = {"role": "assistant", "content": "".join(tokens)}
+            self._send_json(HTTPStatus.OK, {**final, "message": message})
+            return
+        self._start_stream()
+        for index, token in enumerate(tokens):
+            if self.fake.cut_after is not None and index == self.fake.cut_after:
+                self._cut()
+                return
+            if self.fake.hold_after is not None and index == self.fake.hold_after:
+                self.fake._held.set()
+                self.fake._released.wait(HOLD_LIMIT_SECONDS)
+                self._cut()
+                return
+            if self.fake.token_delay:
+                time.sleep(self.fake.token_delay)
+            self._send_line(
+                {
+                    "model": model,
+                    "created_at": _now(),
+                    "message": {"role": "assistant", "content": token},
+                    "done": False,
+                }
+            )
+        self._send_line({**final, "message": {"role": "assistant", "content": ""}})
+        self._end_stream()
+
+    def _pull(self, body: dict[str, Any]) -> None:
+        name = body.get("model") or body.get("name") or ""
+        size = self.fake.pull_layer_size
+        self._start_stream()
+        self._send_line({"status": "pulling manifest"})
+        for layer in ("model", "params"):
+            digest = _digest(f"{name}/{layer}")
+            for completed in (0, size // 2, size):
+                self._send_line(
+                    {
+                        "status": f"pulling {digest[7:19]}",
+                        "digest": digest,
+                        "total": size,
+                        "completed": completed,
+                    }
+                )
+        self._send_line({"status": "verifying sha256 digest"})
+        self._send_line({"status": "writing manifest"})
+        self._send_line({"status": "success"})
+        self._end_stream()
+        self.fake.add_model(name)
+
+    def _delete(self, body: dict[str, Any]) -> None:
+        name = body.get("model") or body.get("name") or ""
+        if self.fake.models.pop(name, None) is None:
+            self._missing(name)
+            return
+        self._send_json(HTTPStatus.OK, None)
+
+
+def unused_port() -> int:
+    """A loopback port nothing listens on (bound once by the OS, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def fake_ollama(settings):
+    """A started fake Ollama; `settings.OLLAMA_URL` points at it for the test."""
+    server = FakeOllama().start()
+    settings.OLLAMA_URL = server.url
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def ollama_down(settings) -> str:
+    """`settings.OLLAMA_URL` points at a loopback port where nothing listens."""
+    settings.OLLAMA_URL = f"http://127.0.0.1:{unused_port()}"
+    return settings.OLLAMA_URL
