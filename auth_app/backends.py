@@ -22,7 +22,7 @@ class EmailOrUsernameBackend(ModelBackend):
         return None
 
     def user_can_authenticate(self, user) -> bool:
-        return super().user_can_authenticate(user) and not user.is_deleted and not user.is_locked
+        return user.can_sign_in
 
     def get_user(self, user_id):
         user = get_user_model().objects.filter(pk=user_id).first()

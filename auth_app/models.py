@@ -63,6 +63,11 @@ class User(BaseModel, VersionedModel, AbstractBaseUser, PermissionsMixin):
     def is_locked(self) -> bool:
         return self.locked_until is not None and self.locked_until > timezone.now()
 
+    @property
+    def can_sign_in(self) -> bool:
+        """Active, not deleted and not locked: may log in, refresh tokens and use access tokens."""
+        return self.is_active and not self.is_deleted and not self.is_locked
+
     def get_full_name(self) -> str:
         return self.display_name or self.username
 

@@ -1,0 +1,297 @@
+"""Django admin of accounts: users with their roles, the roles (Django groups), refresh tokens."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm, AdminUserCreationForm, UsernameField
+from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+from rest_framework_simplejwt.token_blacklist.admin import BlacklistedTokenAdmin, OutstandingTokenAdmin
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+from auth_app.services import (
+    refresh_tokens_revoke_all,
+    role_create,
+    role_delete,
+    security_event_record,
+    user_lock,
+    user_restore,
+    user_role_assign_default,
+    user_roles_replace,
+    user_set_active,
+    user_soft_delete,
+    user_unlock,
+)
+from auth_app.services.admin import BUILT_IN_ROLES
+from core import services as core_services
+from core.admin import (
+    AdminRoleAccessMixin,
+    BaseModelAdmin,
+    ConditionFilter,
+    LargeTableAdminMixin,
+    SoftDeleteAdmin,
+    ViewOnlyAdminMixin,
+    WholeRowConstraintsMixin,
+)
+
+User = get_user_model()
+
+ADMIN_LOCK_MINUTES = 15
+
+
+# --- forms ------------------------------------------------------------------------------------------
+
+
+class UserCreationForm(WholeRowConstraintsMixin, AdminUserCreationForm):
+    """New account: username, e-mail, display name and a password (or none, to sign in otherwise)."""
+
+    class Meta(AdminUserCreationForm.Meta):
+        model = User
+        fields = ("username", "email", "display_name")
+        field_classes = {"username": UsernameField}
+
+    def clean_email(self) -> str:
+        return User.objects.normalize_address(self.cleaned_data["email"])
+
+
+class UserChangeForm(WholeRowConstraintsMixin, DjangoUserChangeForm):
+    class Meta(DjangoUserChangeForm.Meta):
+        model = User
+        fields = "__all__"
+        field_classes = {"username": UsernameField}
+
+    def clean_email(self) -> str:
+        return User.objects.normalize_address(self.cleaned_data["email"])
+
+
+class PasswordChangeForm(AdminPasswordChangeForm):
+    """Sets the password with one UPDATE of that column (bumping the row's version) and signs the
+    account out everywhere, like a password change by its owner."""
+
+    def save(self, commit: bool = True):
+        user = self.set_password_and_save(self.user, commit=False)
+        if commit:
+            with transaction.atomic():
+                core_services.versioned_update(user, fields={"password": user.password})
+                refresh_tokens_revoke_all(user=user)
+            security_event_record(event="password_set_by_admin", user=user)
+        return user
+
+
+# --- users ------------------------------------------------------------------------------------------
+
+
+class LockedFilter(ConditionFilter):
+    title = "locked"
+    parameter_name = "locked"
+
+    def conditions(self):
+        now = timezone.now()
+        return {
+            "yes": ("Locked now", Q(locked_until__gt=now)),
+            "no": ("Not locked", Q(locked_until__isnull=True) | Q(locked_until__lte=now)),
+        }
+
+
+@admin.register(User)
+class UserAdmin(LargeTableAdminMixin, SoftDeleteAdmin, DjangoUserAdmin):
+    form = UserChangeForm
+    add_form = UserCreationForm
+    change_password_form = PasswordChangeForm
+    list_display = (
+        "username",
+        "email",
+        "display_name",
+        "role_list",
+        "is_active",
+        "is_staff",
+        "is_locked_display",
+        "last_login",
+        "created_at",
+    )
+    list_filter = ("is_active", "is_staff", "is_superuser", "groups", LockedFilter)
+    search_fields = ("username", "email", "display_name")
+    ordering = ("username",)
+    readonly_fields = ("is_staff", "last_login", "failed_login_window_started_at")
+    fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        ("Profile", {"fields": ("email", "display_name", "preferences")}),
+        (
+            "Roles and permissions",
+            {
+                "description": "Staff status follows the Admin role.",
+                "fields": ("is_active", "groups", "is_staff", "is_superuser", "user_permissions"),
+            },
+        ),
+        (
+            "Sign-in",
+            {
+                "fields": (
+                    "last_login",
+                    "locked_until",
+                    "failed_login_count",
+                    "failed_login_window_started_at",
+                )
+            },
+        ),
+    )
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("username", "email", "display_name", "usable_password", "password1", "password2"),
+            },
+        ),
+    )
+    actions = (*SoftDeleteAdmin.actions, "lock_selected", "unlock_selected")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("groups")
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            readonly += ["is_superuser", "user_permissions"]  # no climbing above the Admin role
+        if obj is not None and obj.pk == request.user.pk:
+            readonly.append("is_active")
+        return readonly
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False  # a superuser's account is theirs (and other superusers') to change
+        return super().has_change_permission(request, obj)
+
+    @admin.display(description="roles")
+    def role_list(self, obj) -> str:
+        return ", ".join(group.name for group in obj.groups.all())
+
+    @admin.display(boolean=True, description="locked", ordering="locked_until")
+    def is_locked_display(self, obj) -> bool:
+        return obj.is_locked
+
+    def update_object(self, request, obj, changes: dict) -> None:
+        is_active = changes.pop("is_active", None)
+        if changes:
+            super().update_object(request, obj, changes)
+        if is_active is not None:
+            user_set_active(actor=request.user, user=obj, is_active=is_active)
+
+    def save_related(self, request, form, formsets, change) -> None:
+        # Roles go through the service (staff follows the Admin role; the last Admin keeps it), not
+        # through the form's many-to-many save.
+        roles = form.cleaned_data.pop("groups", None)
+        super().save_related(request, form, formsets, change)
+        if not change:
+            user_role_assign_default(user=form.instance)
+        elif roles is not None:
+            user_roles_replace(
+                actor=request.user, user=form.instance, role_names=[role.name for role in roles]
+            )
+
+    def soft_delete_object(self, request, obj) -> None:
+        user_soft_delete(actor=request.user, user=obj)
+
+    def restore_object(self, request, obj) -> None:
+        user_restore(actor=request.user, user=obj)
+
+    @admin.action(description="Lock selected users for 15 minutes", permissions=["change"])
+    def lock_selected(self, request, queryset) -> None:
+        def lock(request, user) -> None:
+            user_lock(actor=request.user, user=user, minutes=ADMIN_LOCK_MINUTES)
+
+        self._apply(request, queryset.filter(deleted_at__isnull=True), lock, "locked for 15 minutes")
+
+    @admin.action(description="Unlock selected users", permissions=["change"])
+    def unlock_selected(self, request, queryset) -> None:
+        def unlock(request, user) -> None:
+            user_unlock(actor=request.user, user=user)
+
+        self._apply(request, queryset.filter(deleted_at__isnull=True), unlock, "unlocked")
+
+
+# --- roles ------------------------------------------------------------------------------------------
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class RoleAdmin(BaseModelAdmin, DjangoGroupAdmin):
+    """Roles are groups. `User` and `Admin` are built in (their names are fixed, they cannot be
+    deleted); a role someone holds cannot be deleted either."""
+
+    list_display = ("name", "member_count")
+    actions = None
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(member_count=Count("user", filter=Q(user__deleted_at__isnull=True)))
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        return (*readonly, "name") if obj is not None and obj.name in BUILT_IN_ROLES else readonly
+
+    @admin.display(description="members", ordering="member_count")
+    def member_count(self, obj: Group) -> int:
+        return obj.member_count
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        if not super().has_delete_permission(request, obj):
+            return False
+        return obj is None or (obj.name not in BUILT_IN_ROLES and not obj.user_set.exists())
+
+    def create_object(self, request, obj: Group, form) -> Group:
+        return role_create(name=form.cleaned_data["name"])
+
+    def delete_model(self, request, obj: Group) -> None:
+        role_delete(role=obj)
+
+
+# --- refresh tokens (simplejwt's tables, shown read-only) ---------------------------------------------
+
+admin.site.unregister(OutstandingToken)
+admin.site.unregister(BlacklistedToken)
+
+
+@admin.register(OutstandingToken)
+class RefreshTokenAdmin(
+    ViewOnlyAdminMixin, LargeTableAdminMixin, AdminRoleAccessMixin, OutstandingTokenAdmin
+):
+    """Issued refresh tokens. The token itself is a live credential, so it is never shown."""
+
+    list_display = ("jti", "user", "created_at", "expires_at")
+    search_fields = ("=jti", "user__username", "user__email")
+    list_filter = (("expires_at", admin.DateFieldListFilter),)
+    ordering = ("-id",)
+    exclude = ("token",)
+    raw_id_fields = ("user",)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields if f.name != "token"]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(BlacklistedToken)
+class RevokedTokenAdmin(
+    ViewOnlyAdminMixin, LargeTableAdminMixin, AdminRoleAccessMixin, BlacklistedTokenAdmin
+):
+    """Revoked refresh tokens."""
+
+    search_fields = ("=token__jti", "token__user__username", "token__user__email")
+    ordering = ("-id",)
+    exclude = ("token",)
+    readonly_fields = ("token_jti", "token_user", "token_created_at", "token_expires_at", "blacklisted_at")
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,194 @@
+"""Input and output shapes of the auth API. They validate and shape; services do the writing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.validators import RegexValidator
+from rest_framework import serializers
+
+from auth_app.models import User
+
+PASSWORD_MAX_LENGTH = 128
+PREFERENCES_MAX_BYTES = 16 * 1024
+USERNAME_VALIDATORS = [
+    RegexValidator(
+        r"^[\w.+-]+\Z",
+        "Use letters, digits and the characters . + - _ only (no spaces, no @).",
+        code="invalid_username",
+    )
+]
+
+
+class StrictCharField(serializers.CharField):
+    """A CharField that refuses numbers, booleans and containers instead of turning them into text."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictEmailField(serializers.EmailField):
+    """An EmailField that only takes strings (so `123` is not silently read as "123")."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+def password_field(**kwargs: Any) -> StrictCharField:
+    return StrictCharField(
+        max_length=PASSWORD_MAX_LENGTH,
+        trim_whitespace=False,
+        write_only=True,
+        style={"input_type": "password"},
+        **kwargs,
+    )
+
+
+def username_field(**kwargs: Any) -> StrictCharField:
+    return StrictCharField(min_length=3, max_length=150, validators=USERNAME_VALIDATORS, **kwargs)
+
+
+def email_field(**kwargs: Any) -> StrictEmailField:
+    return StrictEmailField(max_length=254, **kwargs)
+
+
+# --- Output ---------------------------------------------------------------------------------------------
+
+
+class ProfileSerializer(serializers.ModelSerializer):
+    """A user's own profile. `roles`, `is_staff` and `is_active` are shown but never written here."""
+
+    roles = serializers.ListField(
+        child=serializers.CharField(),
+        source="role_names",
+        read_only=True,
+        help_text="Names of the roles held.",
+    )
+
+    class Meta:
+        model = User
+        fields = (
+            "id",
+            "username",
+            "email",
+            "display_name",
+            "preferences",
+            "roles",
+            "is_staff",
+            "is_active",
+            "last_login",
+            "created_at",
+            "updated_at",
+            "version",
+        )
+        read_only_fields = fields
+
+
+class TokenPairSerializer(serializers.Serializer):
+    access = serializers.CharField(
+        read_only=True, help_text="Access token (JWT) for `Authorization: Bearer`."
+    )
+    refresh = serializers.CharField(read_only=True, help_text="Refresh token (JWT), single use: it rotates.")
+
+
+class AuthSessionSerializer(TokenPairSerializer):
+    """What signing in (or up) returns: the profile and a token pair."""
+
+    user = ProfileSerializer(read_only=True)
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField(read_only=True)
+
+
+class ErrorBodySerializer(serializers.Serializer):
+    code = serializers.CharField(
+        help_text="Machine-readable error code, e.g. `invalid`, `invalid_credentials`."
+    )
+    message = serializers.CharField(help_text="Human-readable explanation.")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Per-field error messages (validation errors only).",
+    )
+
+
+class ErrorEnvelopeSerializer(serializers.Serializer):
+    """The one error shape of the API."""
+
+    error = ErrorBodySerializer()
+
+
+# --- Input ----------------------------------------------------------------------------------------------
+
+
+class RegisterSerializer(serializers.Serializer):
+    username = username_field(help_text="3 to 150 letters, digits or . + - _; unique, case-insensitively.")
+    email = email_field(help_text="Unique, case-insensitively; stored lower-cased.")
+    password = password_field(help_text="Checked by the password validators (length, common, similarity).")
+    display_name = StrictCharField(max_length=150, required=False, allow_blank=True, default="")
+
+
+class LoginSerializer(serializers.Serializer):
+    login = StrictCharField(max_length=254, help_text="Username or e-mail address.")
+    password = password_field()
+
+
+class RefreshSerializer(serializers.Serializer):
+    refresh = StrictCharField(max_length=4096, write_only=True, help_text="A refresh token.")
+
+
+class ProfileUpdateSerializer(serializers.Serializer):
+    """PATCH of the own profile. Keys other than these are refused with 400 (never silently ignored):
+    roles, staff, active and lock fields cannot be mass-assigned."""
+
+    username = username_field(required=False)
+    email = email_field(required=False)
+    display_name = StrictCharField(max_length=150, required=False, allow_blank=True)
+    preferences = serializers.JSONField(
+        required=False, help_text="A JSON object (at most 16 KiB), replaced as a whole."
+    )
+    current_password = password_field(required=False, help_text="Required when changing the e-mail address.")
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        errors: dict[str, Any] = {}
+        if isinstance(data, Mapping):
+            shown = set(ProfileSerializer.Meta.fields)
+            for name in sorted(set(data) - set(self.fields)):
+                errors[name] = ["This field is read-only." if name in shown else "Unknown field."]
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if not isinstance(exc.detail, dict):
+                raise
+            errors = {**exc.detail, **errors}
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
+
+    def validate_preferences(self, value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Must be a JSON object.")
+        if len(json.dumps(value).encode()) > PREFERENCES_MAX_BYTES:
+            raise serializers.ValidationError(f"Must be at most {PREFERENCES_MAX_BYTES} bytes of JSON.")
+        return value
+
+
+class PasswordChangeSerializer(serializers.Serializer):
+    old_password = password_field()
+    new_password = password_field(help_text="Checked by the password validators.")
+
+
+class PasswordResetRequestSerializer(serializers.Serializer):
+    email = email_field()
+
+
+class PasswordResetConfirmSerializer(serializers.Serializer):
+    uid = StrictCharField(max_length=64, help_text="The `uid` parameter of the link in the e-mail.")
+    token = StrictCharField(max_length=128, help_text="The `token` parameter of the link in the e-mail.")
+    new_password = password_field(help_text="Checked by the password validators.")

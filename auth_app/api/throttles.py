@@ -1,0 +1,33 @@
+"""Throttles of the auth endpoints: per account as well as per IP (ScopedRateThrottle)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+
+from rest_framework.throttling import SimpleRateThrottle
+
+
+class LoginAccountRateThrottle(SimpleRateThrottle):
+    """Limits attempts naming one account (the `login` in the body), from whichever addresses they come.
+
+    The key is a digest of the normalised identifier, so the cache never holds what people typed.
+    """
+
+    scope = "login"
+    identifier_field = "login"
+
+    def get_cache_key(self, request, view) -> str | None:
+        data = request.data
+        value = data.get(self.identifier_field) if isinstance(data, Mapping) else None
+        if not isinstance(value, str) or not value.strip():
+            return None
+        digest = hashlib.sha256(value.strip().lower().encode()).hexdigest()
+        return self.cache_format % {"scope": f"{self.scope}_account", "ident": digest}
+
+
+class PasswordResetAddressRateThrottle(LoginAccountRateThrottle):
+    """Limits reset e-mails to one address, so nobody can flood a mailbox with them."""
+
+    scope = "password_reset"
+    identifier_field = "email"

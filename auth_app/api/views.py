@@ -1,0 +1,276 @@
+"""Auth API: register, login, refresh, logout (one session / everywhere), me, password change/reset.
+
+Each view validates its input, makes one service call and serializes the answer.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers as drf_serializers
+from rest_framework import status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from auth_app import selectors, services
+from auth_app.api import serializers
+from auth_app.api.throttles import LoginAccountRateThrottle, PasswordResetAddressRateThrottle
+from auth_app.authentication import AccountJWTAuthentication
+from auth_app.models import User
+from core.services import parse_if_match
+
+TAGS = ["auth"]
+RESET_REQUESTED = (
+    "If an active account uses this address, an e-mail with a link to reset its password is on its way."
+)
+ERROR_DESCRIPTIONS = {
+    400: "Invalid input; `error.fields` says which fields and why.",
+    401: "Not authenticated, or the credentials / token are not valid.",
+    412: "`If-Match` does not carry the current ETag of the profile.",
+    429: "Too many requests; retry after the `Retry-After` header's seconds.",
+}
+
+
+def errors(*codes: int) -> dict[int, OpenApiResponse]:
+    return {
+        code: OpenApiResponse(serializers.ErrorEnvelopeSerializer, description=ERROR_DESCRIPTIONS[code])
+        for code in codes
+    }
+
+
+def validated_input(serializer_class: type[drf_serializers.Serializer], request: Request) -> dict:
+    """The request body validated by `serializer_class` (a 400 in the error shape otherwise)."""
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def session_data(user: User, tokens: services.TokenPair) -> dict:
+    profile = selectors.user_profile_get(user_id=user.pk)
+    return serializers.AuthSessionSerializer(
+        {"user": profile, "access": tokens.access, "refresh": tokens.refresh}
+    ).data
+
+
+class CredentialsView(APIView):
+    """Base of the endpoints that take credentials or a refresh token, not an access token: a stale
+    `Authorization` header is not even read, and their 401s still name the Bearer scheme."""
+
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+    throttle_classes = (*api_settings.DEFAULT_THROTTLE_CLASSES, ScopedRateThrottle)
+    throttle_scope = "login"
+
+    def get_authenticate_header(self, request: Request) -> str:
+        return AccountJWTAuthentication().authenticate_header(request)
+
+    def handle_exception(self, exc: Exception) -> Response:
+        response = super().handle_exception(exc)
+        if response.status_code == status.HTTP_401_UNAUTHORIZED and not response.has_header(
+            "WWW-Authenticate"
+        ):
+            response["WWW-Authenticate"] = self.get_authenticate_header(self.request)
+        return response
+
+
+class RegisterView(CredentialsView):
+    @extend_schema(
+        tags=TAGS,
+        summary="Create an account",
+        description="Creates an account with the `User` role and signs it in. Username and e-mail are "
+        "unique case-insensitively; the password must pass the password validators.",
+        request=serializers.RegisterSerializer,
+        responses={201: serializers.AuthSessionSerializer, **errors(400, 429)},
+    )
+    def post(self, request: Request) -> Response:
+        data = validated_input(serializers.RegisterSerializer, request)
+        user, tokens = services.user_register(**data)
+        return Response(session_data(user, tokens), status=status.HTTP_201_CREATED)
+
+
+class LoginView(CredentialsView):
+    throttle_classes = (*CredentialsView.throttle_classes, LoginAccountRateThrottle)
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Sign in",
+        description=(
+            "Username or e-mail + password → access and refresh token. Every refusal (wrong password, "
+            "unknown, inactive or locked account) is the same 401 `invalid_credentials`. "
+            "LOGIN_LOCKOUT_THRESHOLD wrong passwords within LOGIN_LOCKOUT_WINDOW lock the account for "
+            "LOGIN_LOCKOUT_DURATION. Throttled per IP and per account."
+        ),
+        request=serializers.LoginSerializer,
+        responses={200: serializers.AuthSessionSerializer, **errors(400, 401, 429)},
+    )
+    def post(self, request: Request) -> Response:
+        data = validated_input(serializers.LoginSerializer, request)
+        user, tokens = services.user_login(**data)
+        return Response(session_data(user, tokens))
+
+
+class TokenRefreshView(CredentialsView):
+    throttle_classes = api_settings.DEFAULT_THROTTLE_CLASSES
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Refresh the token pair",
+        description="Trades a refresh token for a new pair. The refresh token is single-use: it is "
+        "blacklisted, and presenting it again is a 401. Refused for inactive, deleted or locked accounts.",
+        request=serializers.RefreshSerializer,
+        responses={200: serializers.TokenPairSerializer, **errors(400, 401, 429)},
+    )
+    def post(self, request: Request) -> Response:
+        data = validated_input(serializers.RefreshSerializer, request)
+        tokens = services.refresh_token_rotate(**data)
+        return Response(serializers.TokenPairSerializer(tokens).data)
+
+
+class LogoutView(CredentialsView):
+    throttle_classes = api_settings.DEFAULT_THROTTLE_CLASSES
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Sign out this session",
+        description="Blacklists the given refresh token. Needs no access token (it may have expired).",
+        request=serializers.RefreshSerializer,
+        responses={204: None, **errors(400, 401, 429)},
+    )
+    def post(self, request: Request) -> Response:
+        data = validated_input(serializers.RefreshSerializer, request)
+        services.refresh_token_revoke(**data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LogoutEverywhereView(APIView):
+    permission_classes = (IsAuthenticated,)
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Sign out everywhere",
+        description="Blacklists every refresh token of the caller. Access tokens already issued expire "
+        "on their own within ACCESS_TOKEN_LIFETIME (change the password to end them at once).",
+        request=None,
+        responses={204: None, **errors(401, 429)},
+    )
+    def post(self, request: Request) -> Response:
+        services.refresh_tokens_revoke_all(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    """The caller's own profile.
+
+    PATCH writes `username`, `email` (with `current_password`), `display_name` and `preferences`.
+    Mass assignment is refused, not ignored: a body naming any other key (`roles`, `is_staff`,
+    `is_active`, `locked_until`, ...) is a 400 and nothing is written.
+    """
+
+    permission_classes = (IsAuthenticated,)
+    throttle_scope = "login"
+
+    def get_throttles(self):
+        throttles = super().get_throttles()
+        if self.request.method == "PATCH":  # it can check the current password: same limit as login
+            throttles.append(ScopedRateThrottle())
+        return throttles
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Read the own profile",
+        description="The profile with its roles; the `ETag` header carries its version for `If-Match`.",
+        responses={200: serializers.ProfileSerializer, **errors(401, 429)},
+    )
+    def get(self, request: Request) -> Response:
+        return self.profile_response(request.user.pk)
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Change the own profile",
+        description=(
+            "Changes `username`, `email`, `display_name` and/or `preferences` (a JSON object, replaced "
+            "as a whole). Changing `email` needs `current_password`. **Read-only fields are refused, "
+            "not ignored**: a body with `roles`, `is_staff`, `is_active`, `locked_until` or any other "
+            "key is a 400 naming each such field, and nothing is written. Send `If-Match` with the "
+            "ETag to refuse (412) a change based on a stale read."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "If-Match",
+                str,
+                OpenApiParameter.HEADER,
+                required=False,
+                description='The ETag read before, e.g. "3".',
+            )
+        ],
+        request=serializers.ProfileUpdateSerializer,
+        responses={200: serializers.ProfileSerializer, **errors(400, 401, 412, 429)},
+    )
+    def patch(self, request: Request) -> Response:
+        data = validated_input(serializers.ProfileUpdateSerializer, request)
+        changes = dict(data)
+        services.user_profile_update(
+            user=request.user,
+            current_password=changes.pop("current_password", None),
+            changes=changes,
+            expected_version=parse_if_match(request.headers.get("If-Match")),
+        )
+        return self.profile_response(request.user.pk)
+
+    def profile_response(self, user_id) -> Response:
+        profile = selectors.user_profile_get(user_id=user_id)
+        return Response(serializers.ProfileSerializer(profile).data, headers={"ETag": profile.etag})
+
+
+class PasswordChangeView(APIView):
+    permission_classes = (IsAuthenticated,)
+    throttle_classes = (*api_settings.DEFAULT_THROTTLE_CLASSES, ScopedRateThrottle)
+    throttle_scope = "login"
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Change the password",
+        description="Needs the current password. Revokes every refresh token of the account (all "
+        "sessions end, access tokens included) and returns a fresh pair for this client.",
+        request=serializers.PasswordChangeSerializer,
+        responses={200: serializers.TokenPairSerializer, **errors(400, 401, 429)},
+    )
+    def post(self, request: Request) -> Response:
+        data = validated_input(serializers.PasswordChangeSerializer, request)
+        tokens = services.user_password_change(user=request.user, **data)
+        return Response(serializers.TokenPairSerializer(tokens).data)
+
+
+class PasswordResetRequestView(CredentialsView):
+    throttle_classes = (*CredentialsView.throttle_classes, PasswordResetAddressRateThrottle)
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Ask for a password reset e-mail",
+        description="Always the same 202, whether or not an account uses the address; when one does, "
+        "it gets an e-mail with a link carrying `uid` and `token`. The response never contains them.",
+        request=serializers.PasswordResetRequestSerializer,
+        responses={202: serializers.DetailSerializer, **errors(400, 429)},
+    )
+    def post(self, request: Request) -> Response:
+        data = validated_input(serializers.PasswordResetRequestSerializer, request)
+        services.user_password_reset_request(**data)
+        return Response({"detail": RESET_REQUESTED}, status=status.HTTP_202_ACCEPTED)
+
+
+class PasswordResetConfirmView(CredentialsView):
+    @extend_schema(
+        tags=TAGS,
+        summary="Set a new password from a reset link",
+        description="`uid` and `token` come from the e-mailed link; it works once and expires after "
+        "PASSWORD_RESET_TIMEOUT. Revokes every refresh token and lifts a lockout.",
+        request=serializers.PasswordResetConfirmSerializer,
+        responses={204: None, **errors(400, 429)},
+    )
+    def post(self, request: Request) -> Response:
+        data = validated_input(serializers.PasswordResetConfirmSerializer, request)
+        services.user_password_reset_confirm(**data)
+        return Response(status=status.HTTP_204_NO_CONTENT)

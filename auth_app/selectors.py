@@ -1,0 +1,141 @@
+"""Reads on accounts. Other apps look users up through these, never through the ORM on User."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import Group
+from django.contrib.postgres.aggregates import ArrayAgg
+from django.contrib.postgres.expressions import ArraySubquery
+from django.core.exceptions import ValidationError
+from django.db.models import Count, OuterRef, Q, QuerySet
+from django.db.models.functions import Lower
+from django.utils import timezone
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+
+from auth_app.models import User
+from auth_app.querysets import UserQuerySet
+from core.exceptions import NotFound
+from core.permissions import ADMIN_ROLE
+
+USERNAME_TAKEN = "A user with that username already exists."
+EMAIL_TAKEN = "A user with that e-mail address already exists."
+
+
+def user_profile_get(*, user_id: Any) -> User:
+    """An alive user with `role_names` (sorted Group names) annotated: one query."""
+    return User.objects.annotate(
+        role_names=ArrayAgg(
+            "groups__name",
+            filter=Q(groups__isnull=False),
+            order_by="groups__name",
+            default=[],
+        )
+    ).get(pk=user_id)
+
+
+def user_identity_conflicts(
+    *, username: str | None = None, email: str | None = None, exclude_id: Any = None
+) -> dict[str, list[str]]:
+    """Field errors for a username and/or e-mail already used by another alive user (one query).
+
+    Compared case-insensitively, as the partial unique constraints compare them.
+    """
+    if not username and not email:
+        return {}
+    condition = Q()
+    if username:
+        condition |= Q(username_lower=username.strip().lower())
+    if email:
+        condition |= Q(email_lower=email.strip().lower())
+    matches = User.objects.alias(username_lower=Lower("username"), email_lower=Lower("email")).filter(
+        condition
+    )
+    if exclude_id is not None:
+        matches = matches.exclude(pk=exclude_id)
+    errors: dict[str, list[str]] = {}
+    for taken_username, taken_email in matches.values_list("username", "email"):
+        if username and taken_username.lower() == username.strip().lower():
+            errors["username"] = [USERNAME_TAKEN]
+        if email and taken_email.lower() == email.strip().lower():
+            errors["email"] = [EMAIL_TAKEN]
+    return errors
+
+
+def user_get_for_password_reset(*, email: str) -> User | None:
+    """The alive, active user with this address and a usable password, or None."""
+    user = User.objects.by_email(email).filter(is_active=True).first()
+    return user if user is not None and user.has_usable_password() else None
+
+
+def user_get_alive(*, user_id: Any) -> User | None:
+    """An alive user by id, or None (also for ids that are not UUIDs)."""
+    try:
+        return User.objects.filter(pk=user_id).first()
+    except (TypeError, ValueError, ValidationError):
+        return None
+
+
+def roles_get(*, names: set[str]) -> list[Group]:
+    """The roles (Groups) among `names` that exist."""
+    return list(Group.objects.filter(name__in=names))
+
+
+def refresh_tokens_outstanding(*, user: User) -> QuerySet[OutstandingToken]:
+    """The user's refresh tokens that are neither expired nor revoked."""
+    return OutstandingToken.objects.filter(
+        user=user, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True
+    )
+
+
+# --- Staff views of accounts and roles -----------------------------------------------------------------
+
+
+def users_for_admin() -> UserQuerySet:
+    """Every user, soft-deleted ones included, with `role_names` (sorted Group names) from a subquery,
+    so a page of users is one query whatever its size."""
+    roles = Group.objects.filter(user=OuterRef("pk")).order_by("name").values("name")
+    return User.all_objects.annotate(role_names=ArraySubquery(roles)).order_by("username", "id")
+
+
+def user_get_for_admin(*, user_id: Any) -> User:
+    """One user (soft-deleted included) as `users_for_admin` has it; NotFound when there is none."""
+    try:
+        return users_for_admin().get(pk=user_id)
+    except (User.DoesNotExist, TypeError, ValueError, ValidationError) as exc:
+        raise NotFound() from exc
+
+
+def roles_with_member_counts() -> QuerySet[Group]:
+    """Every role by name, with `member_count`: how many alive users hold it (one query)."""
+    return Group.objects.annotate(
+        member_count=Count("user", filter=Q(user__deleted_at__isnull=True))
+    ).order_by("name")
+
+
+def role_get(*, role_id: Any) -> Group:
+    """A role by id; NotFound when there is none."""
+    try:
+        return Group.objects.get(pk=role_id)
+    except (Group.DoesNotExist, TypeError, ValueError) as exc:
+        raise NotFound() from exc
+
+
+def role_name_taken(*, name: str) -> bool:
+    """Whether a role is already called `name`, compared case-insensitively."""
+    return Group.objects.filter(name__iexact=name.strip()).exists()
+
+
+def role_member_count(*, role: Group) -> int:
+    """How many alive users hold `role`."""
+    return User.objects.filter(groups=role).count()
+
+
+def admins_other_than(*, user: User) -> bool:
+    """Whether an alive, active account other than `user` can administer (Admin role or superuser)."""
+    return (
+        User.objects.filter(is_active=True)
+        .filter(Q(is_superuser=True) | Q(groups__name=ADMIN_ROLE))
+        .exclude(pk=user.pk)
+        .exists()
+    )
