@@ -7,13 +7,15 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Func, Q, Value
 from django.db.models.functions import Lower
 
 from core.models import BaseModel, SoftDeleteModel, VersionedModel
 from models_app.querysets import AIModelManager, AllAIModelsManager
 
 ALIVE = Q(deleted_at__isnull=True)
+# The model name with every run of punctuation turned into a space: "llama3.2:3b" -> "llama3 2 3b".
+NAME_WORDS = Func(F("name"), Value("[^[:alnum:]]+"), Value(" "), Value("g"), function="regexp_replace")
 
 
 class Tag(BaseModel, SoftDeleteModel, VersionedModel):
@@ -91,10 +93,22 @@ class AIModel(BaseModel, SoftDeleteModel, VersionedModel):
     install_progress = models.PositiveSmallIntegerField(default=0, help_text="Percent of the last pull")
     install_error = models.TextField(blank=True, default="")
     tags = models.ManyToManyField(Tag, through="ModelTag", related_name="ai_models", blank=True)
+    tag_names = models.TextField(
+        blank=True,
+        default="",
+        db_default="",
+        editable=False,
+        help_text="Names of the model's alive tags, kept by the tag services so search can weigh them",
+    )
+    # Weights: the name (whole, and split into words so "coder" finds "qwen2.5-coder:7b") > family and
+    # tags > description. Names, families and tags are identifiers, so no stemming; descriptions are
+    # English prose.
     search_vector = models.GeneratedField(
         expression=(
             SearchVector("name", weight="A", config="simple")
+            + SearchVector(NAME_WORDS, weight="A", config="simple")
             + SearchVector("family", weight="B", config="simple")
+            + SearchVector("tag_names", weight="B", config="simple")
             + SearchVector("description", weight="C", config="english")
         ),
         output_field=SearchVectorField(),
@@ -129,8 +143,12 @@ class AIModel(BaseModel, SoftDeleteModel, VersionedModel):
             ),
         ]
         indexes = [
-            GinIndex(fields=["search_vector"], name="models_aimodel_search_gin"),
-            GinIndex(OpClass(Lower("name"), name="gin_trgm_ops"), name="models_aimodel_name_trgm"),
+            # The catalogue is written rarely and searched constantly: no GIN pending list (fastupdate),
+            # so new rows are in the index proper and the planner's estimates stay right.
+            GinIndex(fields=["search_vector"], name="models_aimodel_search_gin", fastupdate=False),
+            GinIndex(
+                OpClass(Lower("name"), name="gin_trgm_ops"), name="models_aimodel_name_trgm", fastupdate=False
+            ),
             models.Index(fields=["family"], name="models_aimodel_family_idx", condition=ALIVE),
             models.Index(
                 fields=["name"], name="models_aimodel_published_idx", condition=ALIVE & Q(is_active=True)

@@ -1,0 +1,270 @@
+"""Reads of the catalogue. Other apps read models and tags only through these functions.
+
+Every selector returns rows with their alive tags prefetched (one query), never a deleted tag.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from django.contrib.postgres.search import (
+    SearchHeadline,
+    SearchQuery,
+    SearchRank,
+    TrigramWordSimilarity,
+)
+from django.db.models import CharField, Count, F, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce, Lower
+
+from core.exceptions import NotFound, ValidationFailed
+from models_app.filters import AIModelFilter
+from models_app.models import AIModel, ModelTag, Tag
+
+SEARCH_QUERY_MAX_LENGTH = 200
+# ts_headline marks matches with these private-use characters, so the API can HTML-escape the text
+# first and only then turn them into <mark> tags.
+HIGHLIGHT_START = "\ue000"
+HIGHLIGHT_STOP = "\ue001"
+
+# Each ordering ends with unique columns so pages never overlap or skip rows.
+AIMODEL_ORDERINGS: dict[str, tuple[Any, ...]] = {
+    "name": ("name", "id"),
+    "-name": ("-name", "id"),
+    "newest": (F("released_at").desc(nulls_last=True), "-created_at", "id"),
+    "size": (F("size").asc(nulls_last=True), "name", "id"),
+    "-size": (F("size").desc(nulls_last=True), "name", "id"),
+    "popularity": ("-conversation_count", "name", "id"),
+}
+RELEVANCE = "relevance"
+
+
+class SearchMatch(StrEnum):
+    FULLTEXT = "fulltext"
+    SIMILAR = "similar"
+
+
+@dataclass(frozen=True)
+class AIModelSearch:
+    """Search results (annotated `rank` and `search_headline`) and how they were matched."""
+
+    queryset: QuerySet[AIModel]
+    match: SearchMatch
+
+
+def normalise_model_name(name: str) -> str:
+    """Ollama's reading of a model name: trimmed, and `:latest` when no tag is given."""
+    name = name.strip()
+    if name and ":" not in name.rsplit("/", 1)[-1]:
+        name = f"{name}:latest"
+    return name
+
+
+def alive_tags_prefetch() -> Prefetch:
+    """A model's alive tags by name, in one query for a whole page of models."""
+    return Prefetch("tags", queryset=Tag.objects.order_by("name"))
+
+
+def aimodel_popularity() -> Coalesce:
+    """Number of alive conversations with the model, as a correlated subquery (no join, no N+1)."""
+    conversation_model = AIModel._meta.get_field("conversations").related_model
+    counts = (
+        conversation_model._default_manager.filter(model=OuterRef("pk"))
+        .order_by()
+        .values("model")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    return Coalesce(Subquery(counts, output_field=IntegerField()), 0)
+
+
+def _filtered(queryset: QuerySet[AIModel], filters: Mapping[str, Any] | None) -> QuerySet[AIModel]:
+    filterset = AIModelFilter(data=dict(filters or {}), queryset=queryset)
+    if not filterset.is_valid():
+        raise ValidationFailed(fields={name: list(errors) for name, errors in filterset.errors.items()})
+    return filterset.qs
+
+
+def _ordered(queryset: QuerySet[AIModel], ordering: str) -> QuerySet[AIModel]:
+    if ordering not in AIMODEL_ORDERINGS:
+        raise ValidationFailed(fields={"ordering": [f"Unknown ordering {ordering!r}."]})
+    if ordering == "popularity":
+        queryset = queryset.annotate(conversation_count=aimodel_popularity())
+    return queryset.order_by(*AIMODEL_ORDERINGS[ordering])
+
+
+def aimodel_list_published(
+    *, filters: Mapping[str, Any] | None = None, ordering: str = "name"
+) -> QuerySet[AIModel]:
+    """Published, alive models matching `filters` (see AIModelFilter), with their alive tags."""
+    queryset = _filtered(AIModel.objects.published(), filters)
+    return _ordered(queryset, ordering).prefetch_related(alive_tags_prefetch())
+
+
+def _search_text(query: str) -> str:
+    text = " ".join(query.split())
+    if not text:
+        raise ValidationFailed(fields={"q": ["The search query is blank."]})
+    if len(text) > SEARCH_QUERY_MAX_LENGTH:
+        raise ValidationFailed(
+            fields={"q": [f"Ensure this field has no more than {SEARCH_QUERY_MAX_LENGTH} characters."]}
+        )
+    return text
+
+
+def aimodel_search_query(text: str) -> SearchQuery:
+    """`websearch_to_tsquery` in both configurations the search vector was built with: `simple` for
+    names, families and tags, `english` (stemmed) for descriptions."""
+    return SearchQuery(text, config="simple", search_type="websearch") | SearchQuery(
+        text, config="english", search_type="websearch"
+    )
+
+
+def aimodel_search_published(
+    *, query: str, filters: Mapping[str, Any] | None = None, ordering: str = RELEVANCE
+) -> AIModelSearch:
+    """Published, alive models matching `query`, best first.
+
+    Full-text search over the weighted vector (name > family and tags > description) with a
+    highlighted description snippet; when that finds nothing, names similar to the query
+    (trigram word similarity) so typos still find models.
+    """
+    text = _search_text(query)
+    base = _filtered(AIModel.objects.published(), filters)
+    tsquery = aimodel_search_query(text)
+    fulltext = base.filter(search_vector=tsquery)
+    if fulltext.exists():
+        queryset = fulltext.annotate(
+            rank=SearchRank(F("search_vector"), tsquery),
+            search_headline=SearchHeadline(
+                "description",
+                tsquery,
+                config="english",
+                start_sel=HIGHLIGHT_START,
+                stop_sel=HIGHLIGHT_STOP,
+                max_words=30,
+                min_words=12,
+                max_fragments=2,
+                fragment_delimiter=" … ",
+            ),
+        )
+        match = SearchMatch.FULLTEXT
+    else:
+        needle = text.lower()
+        # `lower(name) %> needle` is what the trigram GIN index on lower(name) answers.
+        queryset = (
+            base.alias(lower_name=Lower("name"))
+            .filter(lower_name__trigram_word_similar=needle)
+            .annotate(
+                rank=TrigramWordSimilarity(needle, Lower("name")),
+                search_headline=Value(None, output_field=CharField()),
+            )
+        )
+        match = SearchMatch.SIMILAR
+    if ordering == RELEVANCE:
+        queryset = queryset.order_by("-rank", "name", "id")
+    else:
+        queryset = _ordered(queryset, ordering)
+    return AIModelSearch(queryset=queryset.prefetch_related(alive_tags_prefetch()), match=match)
+
+
+def _as_uuid(value: uuid.UUID | str) -> uuid.UUID | None:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def aimodel_get_published(
+    *, model_id: uuid.UUID | str | None = None, name: str | None = None
+) -> AIModel | None:
+    """The published, alive model with this id, or with this Ollama name (case-insensitive,
+    `:latest` implied), with its alive tags; None when there is none."""
+    if (model_id is None) == (name is None):
+        raise TypeError("Give exactly one of model_id and name.")
+    queryset = AIModel.objects.published().prefetch_related(alive_tags_prefetch())
+    if model_id is not None:
+        pk = _as_uuid(model_id)
+        return None if pk is None else queryset.filter(pk=pk).first()
+    lower_name = normalise_model_name(str(name)).lower()
+    return queryset.alias(lower_name=Lower("name")).filter(lower_name=lower_name).first()
+
+
+def aimodel_get_published_by_ref(*, ref: uuid.UUID | str) -> AIModel:
+    """A published, alive model by id or by name (what Explore's detail URL holds); NotFound otherwise."""
+    if _as_uuid(ref) is not None:
+        model = aimodel_get_published(model_id=ref)
+    else:
+        model = aimodel_get_published(name=str(ref))
+    if model is None:
+        raise NotFound("No published model has this id or name.")
+    return model
+
+
+def aimodel_list(
+    *, filters: Mapping[str, Any] | None = None, ordering: str = "name", deleted: bool = False
+) -> QuerySet[AIModel]:
+    """Every alive model, published or not (or the soft-deleted ones with `deleted=True`)."""
+    queryset = AIModel.all_objects.dead() if deleted else AIModel.objects.all()
+    return _ordered(_filtered(queryset, filters), ordering).prefetch_related(alive_tags_prefetch())
+
+
+def aimodel_get(*, model_id: uuid.UUID | str, include_deleted: bool = False) -> AIModel:
+    """A model by id, published or not (deleted too with `include_deleted`); NotFound otherwise."""
+    manager = AIModel.all_objects if include_deleted else AIModel.objects
+    model = manager.prefetch_related(alive_tags_prefetch()).filter(pk=_as_uuid(model_id)).first()
+    if model is None:
+        raise NotFound("No model has this id.")
+    return model
+
+
+def aimodel_by_names(*, names: Iterable[str]) -> dict[str, AIModel]:
+    """Alive models (published or not) with these Ollama names, keyed by lower-cased normalised name;
+    one query, tags not loaded. Names missing from the catalogue are simply absent."""
+    wanted = {normalise_model_name(name).lower() for name in names}
+    if not wanted:
+        return {}
+    models = AIModel.objects.alias(lower_name=Lower("name")).filter(lower_name__in=wanted)
+    return {model.name.lower(): model for model in models}
+
+
+def tag_list(*, deleted: bool = False) -> QuerySet[Tag]:
+    """Alive tags by name (or the soft-deleted ones with `deleted=True`)."""
+    queryset = Tag.all_objects.dead() if deleted else Tag.objects.all()
+    return queryset.order_by("name", "id")
+
+
+def tag_get(*, tag_id: uuid.UUID | str, include_deleted: bool = False) -> Tag:
+    """A tag by id (deleted too with `include_deleted`); NotFound otherwise."""
+    manager = Tag.all_objects if include_deleted else Tag.objects
+    tag = manager.filter(pk=_as_uuid(tag_id)).first()
+    if tag is None:
+        raise NotFound("No tag has this id.")
+    return tag
+
+
+def tag_get_by_slug(*, slug: str) -> Tag:
+    """An alive tag by slug; NotFound otherwise."""
+    tag = Tag.objects.filter(slug=slug).first()
+    if tag is None:
+        raise NotFound("No tag has this slug.")
+    return tag
+
+
+def tag_list_with_model_counts() -> QuerySet[Tag]:
+    """Alive tags by name, each annotated with `model_count`: its published, alive models."""
+    counts = (
+        ModelTag.objects.filter(tag=OuterRef("pk"), model__is_active=True, model__deleted_at__isnull=True)
+        .order_by()
+        .values("tag")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    return Tag.objects.annotate(
+        model_count=Coalesce(Subquery(counts, output_field=IntegerField()), 0)
+    ).order_by("name", "id")
