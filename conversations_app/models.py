@@ -17,6 +17,24 @@ ALIVE = Q(deleted_at__isnull=True)
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 
 
+def message_owner_field() -> models.ForeignKey:
+    """The owner of the conversation a prompt or answer belongs to, denormalised onto the message so
+    search ranks one user's messages without joining exchanges and conversations. The database sets
+    it (trigger `conv_exchange_message_owner`, migration 0002) when the exchange is inserted. Two
+    indexes lead with it: GIN (owner, search_vector) finds a user's rare words, B-tree (owner,
+    created_at DESC) walks a user's newest messages when a word is in a large share of them."""
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        editable=False,
+        db_index=False,
+        related_name="+",
+        help_text="Set by the database from the exchange's conversation",
+    )
+
+
 class Folder(BaseModel, SoftDeleteModel, VersionedModel):
     """A user's folder of conversations; folders nest."""
 
@@ -108,9 +126,15 @@ class Prompt(BaseModel, SoftDeleteModel):
         output_field=SearchVectorField(),
         db_persist=True,
     )
+    owner = message_owner_field()
 
     class Meta:
-        indexes = [GinIndex(fields=["search_vector"], name="conv_prompt_search_gin")]
+        indexes = [
+            GinIndex(fields=["owner", "search_vector"], name="conv_prompt_owner_search_gin"),
+            models.Index(
+                F("owner"), F("created_at").desc(), condition=ALIVE, name="conv_prompt_owner_recent_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.content[:60]
@@ -145,6 +169,7 @@ class AIResponse(BaseModel, SoftDeleteModel):
         output_field=SearchVectorField(),
         db_persist=True,
     )
+    owner = message_owner_field()
 
     class Meta:
         verbose_name = "AI response"
@@ -158,7 +183,10 @@ class AIResponse(BaseModel, SoftDeleteModel):
             ),
         ]
         indexes = [
-            GinIndex(fields=["search_vector"], name="conv_response_search_gin"),
+            GinIndex(fields=["owner", "search_vector"], name="conv_response_owner_search_gin"),
+            models.Index(
+                F("owner"), F("created_at").desc(), condition=ALIVE, name="conv_response_owner_recent_idx"
+            ),
             models.Index(
                 fields=["status"], condition=Q(status="streaming"), name="conv_response_streaming_idx"
             ),

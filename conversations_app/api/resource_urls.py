@@ -1,3 +1,65 @@
-"""Resource routes: folders, conversations, feedback, notes, attachments, search, export, trash."""
+"""Resource routes: folders, conversations, feedback, notes, attachments, search, export, trash.
 
-urlpatterns: list = []
+folders/                                         GET list, POST create
+folders/{id}/                                    GET, PATCH (If-Match), DELETE (to the trash)
+folders/{id}/move/                               POST {"parent": id | null}
+""                                               GET list (filters, last activity first), POST create
+{id}/                                            GET, PATCH (If-Match), DELETE (to the trash)
+{id}/move/                                       POST {"folder": id | null}
+{id}/usage/                                      GET tokens and answers by model and day
+{id}/export/?format=json|markdown                GET
+{id}/attachments/                                GET list, POST multipart upload
+{id}/attachments/{attachment_id}/                GET (with extracted text), DELETE
+{id}/attachments/{attachment_id}/download/       GET the bytes
+responses/{response_id}/feedback/                GET, POST, PATCH (If-Match), DELETE: the caller's one
+responses/{response_id}/notes/                   GET list, POST create
+responses/{response_id}/notes/{note_id}/         GET, PATCH (If-Match), DELETE
+search/?q=                                       GET ranked hits with snippets
+trash/                                           DELETE empties the trash
+trash/conversations/, trash/folders/             GET list
+trash/{conversations|folders}/{id}/              GET, DELETE (for good)
+trash/{conversations|folders}/{id}/restore/      POST
+"""
+
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from conversations_app.api import views
+
+router = SimpleRouter(use_regex_path=False)
+router.register("folders", views.FolderViewSet, basename="folder")
+router.register("trash/conversations", views.TrashedConversationViewSet, basename="trash-conversation")
+router.register("trash/folders", views.TrashedFolderViewSet, basename="trash-folder")
+router.register("", views.ConversationViewSet, basename="conversation")
+
+urlpatterns = [
+    path("search/", views.SearchView.as_view(), name="conversation-search"),
+    path("trash/", views.TrashView.as_view(), name="trash"),
+    path(
+        "<uuid:conversation_id>/attachments/",
+        views.AttachmentViewSet.as_view({"get": "list", "post": "create"}),
+        name="attachment-list",
+    ),
+    path(
+        "<uuid:conversation_id>/attachments/<uuid:pk>/",
+        views.AttachmentViewSet.as_view({"get": "retrieve", "delete": "destroy"}),
+        name="attachment-detail",
+    ),
+    path(
+        "<uuid:conversation_id>/attachments/<uuid:pk>/download/",
+        views.AttachmentViewSet.as_view({"get": "download"}, **views.AttachmentViewSet.download.kwargs),
+        name="attachment-download",
+    ),
+    path("responses/<uuid:response_id>/feedback/", views.FeedbackView.as_view(), name="response-feedback"),
+    path(
+        "responses/<uuid:response_id>/notes/",
+        views.NoteViewSet.as_view({"get": "list", "post": "create"}),
+        name="note-list",
+    ),
+    path(
+        "responses/<uuid:response_id>/notes/<uuid:pk>/",
+        views.NoteViewSet.as_view({"get": "retrieve", "patch": "partial_update", "delete": "destroy"}),
+        name="note-detail",
+    ),
+    *router.urls,
+]

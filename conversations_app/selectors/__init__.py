@@ -1,1 +1,36 @@
 """Reads of conversations_app's tables, re-exported from the modules of this package."""
+
+from conversations_app.selectors.attachments import attachment_list
+from conversations_app.selectors.conversations import (
+    ConversationExport,
+    conversation_export,
+    conversation_get,
+    conversation_list,
+    response_get_owned,
+)
+from conversations_app.selectors.feedback import feedback_get
+from conversations_app.selectors.folders import folder_get_owned, folder_list
+from conversations_app.selectors.notes import note_list
+from conversations_app.selectors.search import SearchHit, message_search, message_search_statement
+from conversations_app.selectors.trash import trashed_conversation_list, trashed_folder_list
+from conversations_app.selectors.usage import usage_by_model_and_day, usage_totals
+
+__all__ = [
+    "ConversationExport",
+    "SearchHit",
+    "attachment_list",
+    "conversation_export",
+    "conversation_get",
+    "conversation_list",
+    "feedback_get",
+    "folder_get_owned",
+    "folder_list",
+    "message_search",
+    "message_search_statement",
+    "note_list",
+    "response_get_owned",
+    "trashed_conversation_list",
+    "trashed_folder_list",
+    "usage_by_model_and_day",
+    "usage_totals",
+]

@@ -1,17 +1,75 @@
 """Writes on conversations_app's tables, re-exported from the modules of this package."""
 
+from conversations_app.services.attachments import (
+    attachment_create,
+    attachment_delete,
+    attachment_extract_text,
+    attachment_files_release,
+    sniff_content_type,
+)
+from conversations_app.services.chat import (
+    ExchangeRelay,
+    conversation_switch_branch,
+    exchange_chat_messages,
+    exchange_complete,
+    exchange_fail,
+    exchange_interrupt,
+    exchange_regenerate,
+    exchange_start,
+)
+from conversations_app.services.conversations import (
+    conversation_create,
+    conversation_delete,
+    conversation_update,
+)
+from conversations_app.services.feedback import feedback_create, feedback_delete, feedback_update
+from conversations_app.services.folders import folder_create, folder_delete, folder_update
+from conversations_app.services.notes import note_create, note_delete, note_update
 from conversations_app.services.trash import (
+    conversation_purge,
     conversation_restore,
     conversation_soft_delete,
     folder_descendant_ids,
+    folder_purge,
     folder_restore,
     folder_soft_delete,
+    trash_empty,
+    trash_purge_expired,
 )
 
 __all__ = [
+    "ExchangeRelay",
+    "attachment_create",
+    "attachment_delete",
+    "attachment_extract_text",
+    "attachment_files_release",
+    "conversation_create",
+    "conversation_delete",
+    "conversation_purge",
     "conversation_restore",
     "conversation_soft_delete",
+    "conversation_switch_branch",
+    "conversation_update",
+    "exchange_chat_messages",
+    "exchange_complete",
+    "exchange_fail",
+    "exchange_interrupt",
+    "exchange_regenerate",
+    "exchange_start",
+    "feedback_create",
+    "feedback_delete",
+    "feedback_update",
+    "folder_create",
+    "folder_delete",
     "folder_descendant_ids",
+    "folder_purge",
     "folder_restore",
     "folder_soft_delete",
+    "folder_update",
+    "note_create",
+    "note_delete",
+    "note_update",
+    "sniff_content_type",
+    "trash_empty",
+    "trash_purge_expired",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.db import connection, models, transaction
 
@@ -93,3 +94,118 @@ def folder_restore(*, folder: Folder) -> Folder:
         if restored.parent_id and not Folder.objects.filter(pk=restored.parent_id).exists():
             restored = core_services.versioned_update(restored, fields={"parent": None})
     return restored
+
+
+# --- Purge: hard delete from the trash, stored files included ---------------------------------------------
+
+PURGE_BATCH_SIZE = 200
+
+
+def _purge_conversation_rows(conversation_ids: list) -> set[str]:
+    """Hard-delete these conversations and every row they own; returns the digests of their files.
+
+    Prompts and responses hang off the exchanges (the exchange holds the one-to-one keys), so their
+    ids are read before the exchanges go.
+    """
+    if not conversation_ids:
+        return set()
+    exchanges = ConversationPromptResponse.all_objects.filter(conversation_id__in=conversation_ids)
+    prompt_ids, response_ids = [], []
+    for prompt_id, response_id in exchanges.values_list("prompt_id", "response_id"):
+        prompt_ids.append(prompt_id)
+        response_ids.append(response_id)
+    attachments = Attachment.all_objects.filter(conversation_id__in=conversation_ids)
+    digests = set(attachments.values_list("sha256", flat=True))
+    Conversation.all_objects.filter(pk__in=conversation_ids).update(current_exchange=None)
+    Feedback.all_objects.filter(response_id__in=response_ids).delete()
+    Note.all_objects.filter(response_id__in=response_ids).delete()
+    attachments.delete()
+    exchanges.delete()
+    Prompt.all_objects.filter(pk__in=prompt_ids).delete()
+    AIResponse.all_objects.filter(pk__in=response_ids).delete()
+    Conversation.all_objects.filter(pk__in=conversation_ids).delete()
+    return digests
+
+
+def _release_files_on_commit(digests: set[str]) -> None:
+    if digests:
+        from conversations_app.services.attachments import attachment_files_release
+
+        transaction.on_commit(lambda: attachment_files_release(sha256s=digests))
+
+
+def conversation_purge(*, conversation: Conversation) -> None:
+    """Delete a conversation in the trash for good, with everything it owns and the files no other
+    attachment shares. Conflict (409) when it is not in the trash."""
+    with transaction.atomic():
+        core_services.ensure_deleted(core_services.lock_for_update(Conversation, conversation.pk))
+        _release_files_on_commit(_purge_conversation_rows([conversation.pk]))
+
+
+def _purge_folders(folders: Iterable[Folder]) -> tuple[set[str], int]:
+    """Hard-delete these deleted folders with what their deletion took; rows that were deleted on
+    their own (another instant) or are alive stay, moved to the top level. Returns the digests of the
+    files the purged conversations had and the number of folders deleted."""
+    digests: set[str] = set()
+    purged = 0
+    for folder in folders:
+        subtree = [folder.pk, *folder_descendant_ids(folder=folder)]
+        Folder.all_objects.filter(pk__in=subtree[1:]).exclude(deleted_at=folder.deleted_at).update(
+            parent=None
+        )
+        subtree = [folder.pk, *folder_descendant_ids(folder=folder)]
+        taken = Conversation.all_objects.filter(folder_id__in=subtree, deleted_at=folder.deleted_at)
+        digests |= _purge_conversation_rows(list(taken.values_list("pk", flat=True)))
+        Conversation.all_objects.filter(folder_id__in=subtree).update(folder=None)
+        purged += Folder.all_objects.filter(pk__in=subtree).delete()[1].get(Folder._meta.label, 0)
+    return digests, purged
+
+
+def folder_purge(*, folder: Folder) -> None:
+    """Delete a folder in the trash for good, with the subfolders and conversations its deletion took.
+    Conflict (409) when it is not in the trash."""
+    with transaction.atomic():
+        locked = core_services.lock_for_update(Folder, folder.pk)
+        core_services.ensure_deleted(locked)
+        _release_files_on_commit(_purge_folders([locked])[0])
+
+
+def trash_empty(*, owner) -> None:
+    """Purge everything in the owner's trash."""
+    with transaction.atomic():
+        roots = (
+            Folder.all_objects.dead().filter(owner=owner).exclude(parent__deleted_at=models.F("deleted_at"))
+        )
+        digests, _ = _purge_folders(list(roots))
+        conversations = Conversation.all_objects.dead().filter(owner=owner)
+        digests |= _purge_conversation_rows(list(conversations.values_list("pk", flat=True)))
+        _release_files_on_commit(digests)
+
+
+def trash_purge_expired(*, deleted_before: datetime) -> dict[str, int]:
+    """Purge, for every user, what was deleted before `deleted_before`: folders, conversations, and
+    attachments, notes and feedback deleted on their own. Works in batches, each its own transaction,
+    so a long purge neither holds locks for long nor loses its progress. Returns counts by kind."""
+    counts = {"folders": 0, "conversations": 0, "attachments": 0, "notes": 0, "feedback": 0}
+    # A folder deleted with its parent goes with that parent's purge: only the roots are picked here.
+    expired_roots = Folder.all_objects.filter(deleted_at__lt=deleted_before).exclude(
+        parent__deleted_at=models.F("deleted_at")
+    )
+    while batch := list(expired_roots.order_by("pk")[:PURGE_BATCH_SIZE]):
+        with transaction.atomic():
+            digests, purged = _purge_folders(batch)
+            _release_files_on_commit(digests)
+            counts["folders"] += purged
+    expired_conversations = Conversation.all_objects.filter(deleted_at__lt=deleted_before)
+    while batch := list(expired_conversations.values_list("pk", flat=True)[:PURGE_BATCH_SIZE]):
+        with transaction.atomic():
+            _release_files_on_commit(_purge_conversation_rows(batch))
+            counts["conversations"] += len(batch)
+    with transaction.atomic():
+        attachments = Attachment.all_objects.filter(deleted_at__lt=deleted_before)
+        digests = set(attachments.values_list("sha256", flat=True))
+        counts["attachments"] = attachments.delete()[0]
+        counts["notes"] = Note.all_objects.filter(deleted_at__lt=deleted_before).delete()[0]
+        counts["feedback"] = Feedback.all_objects.filter(deleted_at__lt=deleted_before).delete()[0]
+        _release_files_on_commit(digests)
+    return counts

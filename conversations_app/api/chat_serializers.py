@@ -1,0 +1,236 @@
+"""Serializers of the chat API: what a message may carry, and how an exchange is shown."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from conversations_app.models import AIResponse, Feedback
+from conversations_app.services.chat import METRIC_FIELDS
+
+MAX_PROMPT_CHARS = 100_000
+MAX_SYSTEM_PROMPT_CHARS = 20_000
+
+
+class StrictKeysMixin:
+    """Unknown keys are an error (a misspelt option must not be silently ignored)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            unknown = sorted(set(data) - set(self.fields))  # type: ignore[attr-defined]
+            if unknown:
+                raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+
+class StrictFloatField(serializers.FloatField):
+    """A finite JSON number: true/false, "nan" and "inf" are not numbers (NaN would slip past the
+    min/max checks, and neither encodes as JSON)."""
+
+    def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, bool):
+            self.fail("invalid")
+        value = super().to_internal_value(data)
+        if not math.isfinite(value):
+            self.fail("invalid")
+        return value
+
+
+class ChatOptionsSerializer(StrictKeysMixin, serializers.Serializer):
+    """Ollama generation options a message may set (each optional; unknown keys are refused)."""
+
+    temperature = StrictFloatField(min_value=0, max_value=2, required=False)
+    top_p = StrictFloatField(min_value=0, max_value=1, required=False)
+    top_k = serializers.IntegerField(min_value=1, max_value=1000, required=False)
+    min_p = StrictFloatField(min_value=0, max_value=1, required=False)
+    typical_p = StrictFloatField(min_value=0, max_value=1, required=False)
+    num_predict = serializers.IntegerField(
+        min_value=-1,
+        max_value=1_000_000,
+        required=False,
+        help_text="Tokens to generate at most; -1: no limit.",
+    )
+    num_ctx = serializers.IntegerField(min_value=1, max_value=1_048_576, required=False)
+    seed = serializers.IntegerField(min_value=-(2**31), max_value=2**31 - 1, required=False)
+    stop = serializers.ListField(
+        child=serializers.CharField(max_length=200, trim_whitespace=False),
+        max_length=16,
+        required=False,
+    )
+    repeat_penalty = StrictFloatField(min_value=0, max_value=2, required=False)
+    repeat_last_n = serializers.IntegerField(min_value=-1, max_value=1_048_576, required=False)
+    presence_penalty = StrictFloatField(min_value=-2, max_value=2, required=False)
+    frequency_penalty = StrictFloatField(min_value=-2, max_value=2, required=False)
+    mirostat = serializers.ChoiceField(choices=[0, 1, 2], required=False)
+    mirostat_tau = StrictFloatField(min_value=0, max_value=100, required=False)
+    mirostat_eta = StrictFloatField(min_value=0, max_value=1, required=False)
+
+    def validate_num_predict(self, value: int) -> int:
+        if value == 0:
+            raise serializers.ValidationError("Must be a positive number of tokens, or -1 for no limit.")
+        return value
+
+
+class MessageCreateSerializer(StrictKeysMixin, serializers.Serializer):
+    """A prompt to send to the conversation's model."""
+
+    content = serializers.CharField(max_length=MAX_PROMPT_CHARS, trim_whitespace=False)
+    options = ChatOptionsSerializer(required=False)
+    system_prompt = serializers.CharField(
+        max_length=MAX_SYSTEM_PROMPT_CHARS,
+        allow_blank=True,
+        required=False,
+        trim_whitespace=False,
+        help_text="Replaces the conversation's system prompt from this message on.",
+    )
+    stream = serializers.BooleanField(
+        default=False,
+        help_text="Stream the answer as Server-Sent Events (as does Accept: text/event-stream).",
+    )
+
+    def validate_content(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("This field may not be blank.")
+        return value
+
+
+class RegenerateSerializer(StrictKeysMixin, serializers.Serializer):
+    """Ask for another answer to an exchange's prompt; options default to the prompt's own."""
+
+    options = ChatOptionsSerializer(required=False)
+    stream = serializers.BooleanField(default=False)
+
+
+class PromptOutSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    content = serializers.CharField()
+    options = serializers.DictField()
+    token_count = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+
+
+class MetricsSerializer(serializers.Serializer):
+    """Ollama's metrics of an answer: durations in nanoseconds, counts in tokens."""
+
+    total_duration = serializers.IntegerField(allow_null=True)
+    load_duration = serializers.IntegerField(allow_null=True)
+    prompt_eval_count = serializers.IntegerField(allow_null=True)
+    prompt_eval_duration = serializers.IntegerField(allow_null=True)
+    eval_count = serializers.IntegerField(allow_null=True)
+    eval_duration = serializers.IntegerField(allow_null=True)
+
+
+def _iso(value: datetime | None) -> str | None:
+    """The way DRF writes datetimes: ISO 8601, UTC as "Z"."""
+    if value is None:
+        return None
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def metrics_of(response: AIResponse) -> dict[str, int | None]:
+    return {name: getattr(response, name) for name in METRIC_FIELDS}
+
+
+class ResponseOutSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    content = serializers.CharField()
+    model_name = serializers.CharField()
+    status = serializers.ChoiceField(choices=AIResponse.Status.choices)
+    done_reason = serializers.CharField()
+    error = serializers.CharField()
+    metrics = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+    completed_at = serializers.DateTimeField(allow_null=True)
+
+    @extend_schema_field(MetricsSerializer)
+    def get_metrics(self, response: AIResponse) -> dict[str, int | None]:
+        return metrics_of(response)
+
+
+class CallerFeedbackSerializer(serializers.Serializer):
+    """The caller's own feedback on an answer."""
+
+    id = serializers.UUIDField()
+    rating = serializers.ChoiceField(choices=Feedback.Rating.choices)
+    reason = serializers.CharField()
+    comment = serializers.CharField()
+    version = serializers.IntegerField()
+
+
+class SiblingsSerializer(serializers.Serializer):
+    """The alternatives at this place of the tree (regenerated answers), oldest first."""
+
+    ids = serializers.ListField(child=serializers.UUIDField())
+    index = serializers.IntegerField(help_text="Where this exchange is among `ids` (0-based).")
+    count = serializers.IntegerField()
+
+
+class ExchangeSerializer(serializers.Serializer):
+    """One exchange of a branch: the prompt, the answer, the caller's feedback and notes, siblings."""
+
+    id = serializers.UUIDField()
+    conversation_id = serializers.UUIDField()
+    parent_id = serializers.UUIDField(allow_null=True)
+    position = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    prompt = PromptOutSerializer()
+    response = ResponseOutSerializer()
+    feedback = CallerFeedbackSerializer(source="caller_feedback", allow_null=True)
+    note_count = serializers.IntegerField()
+    siblings = serializers.SerializerMethodField()
+
+    @extend_schema_field(SiblingsSerializer)
+    def get_siblings(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        ids = [str(pk) for pk in row["sibling_ids"]]
+        own = str(row["id"])
+        return {"ids": ids, "index": ids.index(own) if own in ids else 0, "count": len(ids)}
+
+    def to_representation(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """`row` is one of `selectors.history.exchange_rows`.
+
+        Written out by hand: a page of history holds up to 200 exchanges, and DRF's field-by-field
+        machinery would cost more than the query. The fields declared above are the contract (and
+        the OpenAPI schema); this builds exactly that shape.
+        """
+        return {
+            "id": str(row["id"]),
+            "conversation_id": str(row["conversation_id"]),
+            "parent_id": str(row["parent_id"]) if row["parent_id"] else None,
+            "position": row["position"],
+            "created_at": _iso(row["created_at"]),
+            "prompt": {
+                "id": str(row["prompt_id"]),
+                "content": row["prompt__content"],
+                "options": row["prompt__options"],
+                "token_count": row["prompt__token_count"],
+                "created_at": _iso(row["prompt__created_at"]),
+            },
+            "response": {
+                "id": str(row["response_id"]),
+                "content": row["response__content"],
+                "model_name": row["response__model_name"],
+                "status": row["response__status"],
+                "done_reason": row["response__done_reason"],
+                "error": row["response__error"],
+                "metrics": {name: row[f"response__{name}"] for name in METRIC_FIELDS},
+                "created_at": _iso(row["response__created_at"]),
+                "completed_at": _iso(row["response__completed_at"]),
+            },
+            "feedback": row["caller_feedback"],
+            "note_count": row["note_count"],
+            "siblings": self.get_siblings(row),
+        }
+
+
+class ExchangePageSerializer(serializers.Serializer):
+    """A page of a branch (cursor pagination)."""
+
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = ExchangeSerializer(many=True)

@@ -1,0 +1,324 @@
+"""Chat API: send a message (answered whole or streamed as Server-Sent Events), read the current
+branch, regenerate an answer, switch branch.
+
+Sending and regenerating are async views: under ASGI the wait on Ollama (seconds to minutes) holds
+no thread. DRF's own steps (authentication, permissions, throttles) and every database call run in
+a worker thread through `sync_to_async`, each service in its own short transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import Any
+
+import orjson
+from asgiref.sync import sync_to_async
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
+from rest_framework.views import APIView
+
+from conversations_app.api.chat_serializers import (
+    ExchangePageSerializer,
+    ExchangeSerializer,
+    MessageCreateSerializer,
+    RegenerateSerializer,
+    metrics_of,
+)
+from conversations_app.models import ConversationPromptResponse
+from conversations_app.ollama import open_chat_stream
+from conversations_app.selectors.conversations import conversation_get
+from conversations_app.selectors.history import conversation_branch, exchange_get, exchange_row_get
+from conversations_app.services.chat import (
+    ExchangeRelay,
+    conversation_switch_branch,
+    exchange_chat_messages,
+    exchange_fail,
+    exchange_interrupt,
+    exchange_regenerate,
+    exchange_start,
+)
+from core.exceptions import ApplicationError, error_body
+from core.pagination import CursorPagination
+
+EVENT_STREAM = "text/event-stream"
+
+SSE_DESCRIPTION = """
+With `stream: true` or `Accept: text/event-stream` the answer is streamed as Server-Sent Events
+(`200`, `Content-Type: text/event-stream`), one event per message:
+
+- `event: start` — `{"exchange_id", "prompt_id", "response_id", "parent_id", "position"}`: the prompt
+  and a response in status `streaming` are stored before the model is asked.
+- `event: token` — `{"content": "<piece of the answer>"}`, as the model produces it.
+- `event: done` — `{"exchange_id", "prompt_id", "response_id", "status": "complete", "done_reason",
+  "metrics": {"total_duration", "load_duration", "prompt_eval_count", "prompt_eval_duration",
+  "eval_count", "eval_duration"}}` (integers: nanoseconds and token counts). Last event.
+- `event: error` — `{"code", "message", "exchange_id", "response_id", "status": "failed"}`: the model
+  server failed mid-way; the response is stored `failed` with what had arrived. Last event.
+
+A client that disconnects leaves the response `interrupted` with what had arrived. Failures before
+the first token are plain JSON errors: 503 when Ollama is unreachable, 409 when the model is not
+installed in Ollama, 502 when Ollama fails; the prompt is kept with a `failed` response.
+"""
+
+STREAM_RESPONSES: dict[Any, Any] = {
+    (200, EVENT_STREAM): OpenApiResponse(response=OpenApiTypes.STR, description=SSE_DESCRIPTION),
+    400: OpenApiResponse(description="Invalid input."),
+    404: OpenApiResponse(description="No such conversation (or not yours)."),
+    409: OpenApiResponse(description="The model is not offered any more, or not installed in Ollama."),
+    429: OpenApiResponse(description="Too many chat messages; see Retry-After."),
+    502: OpenApiResponse(description="Ollama failed."),
+    503: OpenApiResponse(description="Ollama is unreachable."),
+}
+
+
+class ChatRateThrottle(UserRateThrottle):
+    """Messages (and regenerations) per user, at the "chat" rate of the settings."""
+
+    scope = "chat"
+
+
+class HistoryPagination(CursorPagination):
+    """A branch in order, from its first exchange; positions are unique along a branch."""
+
+    ordering = ("position",)
+    page_size = 50
+    max_page_size = 200
+
+
+class AsyncAPIView(APIView):
+    """An APIView whose handlers are coroutines.
+
+    DRF's request handling is synchronous (it reads the database and the cache to authenticate,
+    check permissions and throttle), so it runs in a worker thread; the handler itself runs on the
+    event loop. Errors still leave through the project's exception handler.
+    """
+
+    async def dispatch(self, request, *args, **kwargs):  # type: ignore[override]
+        self.args = args
+        self.kwargs = kwargs
+        request = self.initialize_request(request, *args, **kwargs)
+        self.request = request
+        self.headers = self.default_response_headers
+        try:
+            await sync_to_async(self.initial)(request, *args, **kwargs)
+            method = request.method.lower()
+            handler = getattr(self, method, None) if method in self.http_method_names else None
+            response = (handler or self.http_method_not_allowed)(request, *args, **kwargs)
+            if inspect.isawaitable(response):
+                response = await response
+        except Exception as exc:
+            response = self.handle_exception(exc)
+        self.response = self.finalize_response(request, response, *args, **kwargs)
+        return self.response
+
+    def perform_content_negotiation(self, request, force=False):
+        # Streams are written by the view itself; every DRF Response (an exchange, an error) is JSON,
+        # also for a client that accepts only text/event-stream.
+        return super().perform_content_negotiation(request, force=True)
+
+
+def _sse(event: str, data: dict[str, Any]) -> bytes:
+    return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data, default=str) + b"\n\n"
+
+
+class ExchangeEventStream:
+    """The Server-Sent Events of one answer; Django closes it when the response ends, however it
+    ends, which records an interruption if the answer did not end otherwise."""
+
+    def __init__(self, relay: ExchangeRelay) -> None:
+        self._relay = relay
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        exchange = self._relay.exchange
+        yield _sse(
+            "start",
+            {
+                "exchange_id": exchange.pk,
+                "prompt_id": exchange.prompt_id,
+                "response_id": exchange.response_id,
+                "parent_id": exchange.parent_id,
+                "position": exchange.position,
+            },
+        )
+        try:
+            async with aclosing(self._relay.tokens()) as tokens:
+                async for piece in tokens:
+                    yield _sse("token", {"content": piece})
+        except ApplicationError as exc:
+            body = error_body(exc.code, exc.message)["error"]
+            yield _sse(
+                "error",
+                {**body, "exchange_id": exchange.pk, "response_id": exchange.response_id, "status": "failed"},
+            )
+            return
+        answer = self._relay.exchange.response
+        yield _sse(
+            "done",
+            {
+                "exchange_id": exchange.pk,
+                "prompt_id": exchange.prompt_id,
+                "response_id": exchange.response_id,
+                "status": answer.status,
+                "done_reason": answer.done_reason,
+                "metrics": metrics_of(answer),
+            },
+        )
+
+    def close(self) -> None:
+        self._relay.close()
+
+
+def wants_stream(request: Request, data: dict[str, Any]) -> bool:
+    return bool(data.get("stream")) or EVENT_STREAM in request.headers.get("Accept", "")
+
+
+class ChatAnswerMixin:
+    """Asks Ollama to answer an exchange that was just stored, and answers the client."""
+
+    def get_throttles(self):
+        throttles = super().get_throttles()  # type: ignore[misc]
+        if self.request.method == "POST":  # type: ignore[attr-defined]
+            throttles.append(ChatRateThrottle())
+        return throttles
+
+    def exchange_data(self, request: Request, exchange: ConversationPromptResponse) -> dict[str, Any]:
+        return ExchangeSerializer(exchange_row_get(user=request.user, exchange_id=exchange.pk)).data
+
+    async def answer(
+        self,
+        request: Request,
+        exchange: ConversationPromptResponse,
+        messages: list[dict[str, str]],
+        stream: bool,
+    ) -> Response | StreamingHttpResponse:
+        try:
+            ollama_stream = await open_chat_stream(
+                model=exchange.response.model_name, messages=messages, options=exchange.prompt.options
+            )
+        except ApplicationError as exc:
+            await sync_to_async(exchange_fail)(exchange=exchange, error=exc.message)
+            raise
+        except asyncio.CancelledError:
+            await sync_to_async(exchange_interrupt)(exchange=exchange, content="")
+            raise
+        relay = ExchangeRelay(exchange=exchange, stream=ollama_stream)
+        if stream:
+            response = StreamingHttpResponse(ExchangeEventStream(relay), content_type=EVENT_STREAM)
+            response["Cache-Control"] = "no-cache"
+            response["X-Accel-Buffering"] = "no"
+            return response
+        async with aclosing(relay.tokens()) as tokens:
+            async for _piece in tokens:
+                pass
+        data = await sync_to_async(self.exchange_data)(request, relay.exchange)
+        return Response(data, status=status.HTTP_201_CREATED)
+
+
+class ConversationMessagesView(ChatAnswerMixin, AsyncAPIView):
+    """`GET`: the current branch, in order. `POST`: send a message."""
+
+    @extend_schema(
+        operation_id="conversation_messages_list",
+        summary="Current branch of a conversation",
+        description="The exchanges of the branch being followed, oldest first, cursor-paginated "
+        "(`page_size` up to 200). Each exchange carries its prompt, its answer with status and "
+        "metrics, the caller's feedback, the number of the caller's notes and its siblings "
+        "(alternative answers) for switching branch.",
+        parameters=[
+            OpenApiParameter("cursor", OpenApiTypes.STR, description="From `next`/`previous`."),
+            OpenApiParameter("page_size", OpenApiTypes.INT, description="1 to 200, default 50."),
+        ],
+        responses={200: ExchangePageSerializer},
+    )
+    async def get(self, request: Request, conversation_id) -> Response:
+        return await sync_to_async(self._history)(request, conversation_id)
+
+    def _history(self, request: Request, conversation_id) -> Response:
+        conversation = conversation_get(owner=request.user, conversation_id=conversation_id)
+        paginator = HistoryPagination()
+        page = paginator.paginate_queryset(
+            conversation_branch(user=request.user, conversation=conversation), request, view=self
+        )
+        return paginator.get_paginated_response(ExchangeSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="conversation_messages_create",
+        summary="Send a message",
+        description="Stores the prompt (with the options used: the conversation's defaults overlaid "
+        "with `options`) and asks the conversation's model, with the system prompt and the current "
+        "branch as history. Without streaming, answers `201` with the stored exchange once the "
+        "answer is complete." + SSE_DESCRIPTION,
+        request=MessageCreateSerializer,
+        responses={201: ExchangeSerializer, **STREAM_RESPONSES},
+    )
+    async def post(self, request: Request, conversation_id) -> Response | StreamingHttpResponse:
+        exchange, messages, stream = await sync_to_async(self._start)(request, conversation_id)
+        return await self.answer(request, exchange, messages, stream)
+
+    def _start(self, request: Request, conversation_id) -> tuple[ConversationPromptResponse, list, bool]:
+        serializer = MessageCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        conversation = conversation_get(owner=request.user, conversation_id=conversation_id)
+        exchange = exchange_start(
+            conversation=conversation,
+            content=data["content"],
+            options=data.get("options"),
+            system_prompt=data.get("system_prompt"),
+        )
+        return exchange, exchange_chat_messages(exchange=exchange), wants_stream(request, data)
+
+
+class ExchangeRegenerateView(ChatAnswerMixin, AsyncAPIView):
+    """Another answer to an exchange's prompt, as a new sibling that becomes current."""
+
+    @extend_schema(
+        operation_id="conversation_exchange_regenerate",
+        summary="Regenerate an answer",
+        description="Asks again with the same prompt text. The new exchange is a sibling of this one "
+        "(same parent and position), becomes the current branch, and is answered like a message: "
+        "`201` with the stored exchange, or streamed." + SSE_DESCRIPTION,
+        request=RegenerateSerializer,
+        responses={201: ExchangeSerializer, **STREAM_RESPONSES},
+    )
+    async def post(self, request: Request, conversation_id, exchange_id) -> Response | StreamingHttpResponse:
+        exchange, messages, stream = await sync_to_async(self._start)(request, conversation_id, exchange_id)
+        return await self.answer(request, exchange, messages, stream)
+
+    def _start(
+        self, request: Request, conversation_id, exchange_id
+    ) -> tuple[ConversationPromptResponse, list, bool]:
+        serializer = RegenerateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        source = exchange_get(user=request.user, conversation_id=conversation_id, exchange_id=exchange_id)
+        exchange = exchange_regenerate(exchange=source, options=data.get("options"))
+        return exchange, exchange_chat_messages(exchange=exchange), wants_stream(request, data)
+
+
+class ExchangeSelectView(APIView):
+    """Follow another branch: the selected exchange's latest continuation becomes current."""
+
+    @extend_schema(
+        operation_id="conversation_exchange_select",
+        summary="Switch branch",
+        description="Makes the branch through this exchange (typically a sibling, i.e. another "
+        "answer to the same prompt) the conversation's current branch. The current exchange becomes "
+        "the leaf reached by walking down from it, taking the most recently created child at each "
+        "level. Returns that exchange.",
+        request=None,
+        responses={200: ExchangeSerializer, 404: OpenApiResponse(description="No such exchange.")},
+    )
+    def post(self, request: Request, conversation_id, exchange_id) -> Response:
+        conversation = conversation_get(owner=request.user, conversation_id=conversation_id)
+        exchange = exchange_get(user=request.user, conversation_id=conversation.pk, exchange_id=exchange_id)
+        leaf = conversation_switch_branch(conversation=conversation, exchange=exchange)
+        return Response(ExchangeSerializer(exchange_row_get(user=request.user, exchange_id=leaf.pk)).data)

@@ -1,0 +1,123 @@
+"""Conversation views: CRUD, move, usage, export."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.utils.http import content_disposition_header
+from django.utils.text import slugify
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from conversations_app import services
+from conversations_app.api.export import ConversationExportSerializer, MarkdownExportRenderer
+from conversations_app.api.filters import ConversationFilter
+from conversations_app.api.serializers import (
+    ConversationCreateSerializer,
+    ConversationMoveSerializer,
+    ConversationSerializer,
+    ConversationUpdateSerializer,
+    UsageSerializer,
+)
+from conversations_app.api.views.base import IF_MATCH, NO_CONTENT, LastActivityPagination, ResourceViewSet
+from conversations_app.selectors import (
+    conversation_export,
+    conversation_list,
+    usage_by_model_and_day,
+    usage_totals,
+)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List your conversations, most recently active first"),
+    retrieve=extend_schema(summary="A conversation"),
+    create=extend_schema(summary="Start a conversation", responses={201: ConversationSerializer}),
+    partial_update=extend_schema(
+        summary="Change a conversation (title, system prompt, options, pin, archive, folder, model)",
+        parameters=[IF_MATCH],
+        responses=ConversationSerializer,
+    ),
+    move=extend_schema(
+        summary="Move a conversation to a folder (or out of any)",
+        parameters=[IF_MATCH],
+        responses=ConversationSerializer,
+    ),
+    destroy=extend_schema(
+        summary="Delete a conversation (to the trash)", parameters=[IF_MATCH], responses=NO_CONTENT
+    ),
+    usage=extend_schema(
+        summary="Tokens and answers of this conversation by model and day", responses=UsageSerializer
+    ),
+    export=extend_schema(
+        summary="Export a conversation",
+        description="`?format=json` (default): lossless, every branch with feedback and notes. "
+        "`?format=markdown`: the current branch as a readable document.",
+        parameters=[OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "markdown"])],
+        responses={
+            (200, "application/json"): ConversationExportSerializer,
+            (200, "text/markdown"): OpenApiTypes.STR,
+        },
+    ),
+)
+class ConversationViewSet(ResourceViewSet):
+    """Your conversations, most recently active first, with filters; each with a published catalogue model,
+    a system prompt (free text or a system message), default generation options, pin/archive and a
+    folder. Updates honour `If-Match`; responses carry an `ETag`."""
+
+    serializer_class = ConversationSerializer
+    input_serializer_classes = {
+        "create": ConversationCreateSerializer,
+        "partial_update": ConversationUpdateSerializer,
+        "move": ConversationMoveSerializer,
+    }
+    filterset_class = ConversationFilter
+    pagination_class = LastActivityPagination
+
+    def owned_queryset(self) -> QuerySet:
+        return conversation_list(owner=self.request.user)
+
+    def create(self, request) -> Response:
+        conversation = services.conversation_create(owner=request.user, **self.validated_input())
+        return self.respond(conversation, status_code=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, pk=None) -> Response:
+        conversation = services.conversation_update(
+            conversation=self.get_object(), expected_version=self.expected_version, **self.validated_input()
+        )
+        return self.respond(conversation)
+
+    @action(detail=True, methods=["post"])
+    def move(self, request, pk=None) -> Response:
+        return self.partial_update(request, pk)
+
+    def destroy(self, request, pk=None) -> Response:
+        services.conversation_delete(conversation=self.get_object(), expected_version=self.expected_version)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @action(detail=True, methods=["get"])
+    def usage(self, request, pk=None) -> Response:
+        conversation = self.get_object()
+        rows = usage_by_model_and_day(owner=request.user, conversation_id=conversation.pk)
+        return Response(UsageSerializer({"totals": usage_totals(rows), "by_model_and_day": rows}).data)
+
+    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, MarkdownExportRenderer])
+    def export(self, request, pk=None) -> Response:
+        export = conversation_export(owner=request.user, conversation_id=pk)
+        response = Response(ConversationExportSerializer.document(export))
+        extension = "md" if request.accepted_renderer.format == "markdown" else "json"
+        name = slugify(export.conversation.title)[:80] or f"conversation-{export.conversation.pk}"
+        response["Content-Disposition"] = content_disposition_header(True, f"{name}.{extension}")
+        return response
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if response.status_code >= 400 and isinstance(
+            getattr(response, "accepted_renderer", None), MarkdownExportRenderer
+        ):
+            # Errors keep the one JSON error shape, whatever format the export asked for.
+            response.accepted_renderer = JSONRenderer()
+            response.accepted_media_type = JSONRenderer.media_type
+        return response

@@ -1,0 +1,340 @@
+"""Client of the Ollama HTTP API (https://github.com/ollama/ollama/blob/main/docs/api.md).
+
+- base URL, connect and read timeouts from settings (`OLLAMA_URL`, `OLLAMA_CONNECT_TIMEOUT`,
+  `OLLAMA_READ_TIMEOUT`), read when a client is made so a changed setting takes effect at once;
+- connection failures are retried by the transport, and only those: a request that reached Ollama is
+  never sent twice (a chat is not idempotent, a pull is long);
+- streamed answers are NDJSON, one JSON object per line, read with sync or async iterators;
+- Ollama's failures become the ApplicationError family: unreachable → ServiceUnavailable (503), a
+  model Ollama does not have → Conflict (409), any other error or a broken stream → BadGateway (502).
+
+Callers must not hold a database transaction open while they wait on Ollama.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from typing import Any
+
+import httpx
+import orjson
+from django.conf import settings
+
+from core.exceptions import ApplicationError, BadGateway, Conflict, ServiceUnavailable
+
+# Attempts added after a failed connection; the transport backs off 0 s, 0.5 s, 1 s … between them.
+CONNECT_RETRIES = 2
+
+Message = Mapping[str, str]
+
+UNREACHABLE_MESSAGE = "The model server (Ollama) is not reachable right now. Please try again later."
+
+
+def _timeout() -> httpx.Timeout:
+    connect = settings.OLLAMA_CONNECT_TIMEOUT
+    return httpx.Timeout(connect=connect, read=settings.OLLAMA_READ_TIMEOUT, write=connect, pool=connect)
+
+
+def _base_url(base_url: str | None) -> str:
+    return (base_url or settings.OLLAMA_URL).rstrip("/")
+
+
+def _error_text(response: httpx.Response) -> str:
+    """Ollama's `{"error": "..."}` message, or the raw body when it is not that."""
+    try:
+        body = orjson.loads(response.content)
+    except httpx.ResponseNotRead:
+        return response.reason_phrase
+    except orjson.JSONDecodeError:
+        return response.text.strip() or response.reason_phrase
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        return body["error"]
+    return response.text.strip()
+
+
+def _model_missing_error(model: str | None, detail: str) -> Conflict:
+    name = f"'{model}'" if model else "requested"
+    return Conflict(
+        f"The {name} model is not installed in Ollama; an administrator has to pull it first.",
+        code="model_not_installed",
+        fields={"model": [detail]},
+    )
+
+
+def error_for_status(response: httpx.Response, *, model: str | None = None) -> ApplicationError:
+    """The ApplicationError matching an Ollama error response (its body must have been read)."""
+    detail = _error_text(response)
+    if response.status_code == httpx.codes.NOT_FOUND and "not found" in detail.lower():
+        return _model_missing_error(model, detail)
+    return BadGateway(f"Ollama answered {response.status_code}: {detail}", code="ollama_error")
+
+
+def error_for_transport(exc: httpx.HTTPError) -> ApplicationError:
+    """The ApplicationError matching an httpx failure (no usable HTTP response)."""
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+        return ServiceUnavailable(UNREACHABLE_MESSAGE, code="ollama_unavailable")
+    if isinstance(exc, httpx.TimeoutException):
+        return BadGateway("Ollama stopped responding before the answer was complete.", code="ollama_timeout")
+    return BadGateway("The connection to Ollama broke before the answer was complete.", code="ollama_stream")
+
+
+def _parse_line(line: str) -> dict[str, Any] | None:
+    """One NDJSON line → its object; blank lines are skipped; an `error` object raises BadGateway."""
+    if not line.strip():
+        return None
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise BadGateway("Ollama sent a line that is not JSON.", code="ollama_protocol") from exc
+    if not isinstance(obj, dict):
+        raise BadGateway("Ollama sent a line that is not a JSON object.", code="ollama_protocol")
+    if obj.get("error"):
+        raise BadGateway(f"Ollama failed while answering: {obj['error']}", code="ollama_error")
+    return obj
+
+
+def _unfinished() -> BadGateway:
+    return BadGateway("Ollama ended the answer without finishing it.", code="ollama_stream")
+
+
+def iter_ndjson(response: httpx.Response, *, until_done: bool = False) -> Iterator[dict[str, Any]]:
+    """Objects of a streamed NDJSON body. With `until_done`, a stream that ends before an object with
+    `"done": true` is a BadGateway (Ollama or the connection died mid-answer)."""
+    try:
+        for line in response.iter_lines():
+            if (obj := _parse_line(line)) is not None:
+                yield obj
+                if until_done and obj.get("done"):
+                    return
+    except httpx.HTTPError as exc:
+        raise error_for_transport(exc) from exc
+    if until_done:
+        raise _unfinished()
+
+
+async def aiter_ndjson(
+    response: httpx.Response, *, until_done: bool = False
+) -> AsyncIterator[dict[str, Any]]:
+    """Async twin of `iter_ndjson` (the same loop; Python has no way to share it)."""
+    try:
+        async for line in response.aiter_lines():
+            if (obj := _parse_line(line)) is not None:
+                yield obj
+                if until_done and obj.get("done"):
+                    return
+    except httpx.HTTPError as exc:
+        raise error_for_transport(exc) from exc
+    if until_done:
+        raise _unfinished()
+
+
+def _chat_body(
+    *,
+    model: str,
+    messages: Sequence[Message],
+    stream: bool,
+    options: Mapping[str, Any] | None,
+    keep_alive: str | int | None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": model, "messages": [dict(m) for m in messages], "stream": stream}
+    if options:
+        body["options"] = dict(options)
+    if keep_alive is not None:
+        body["keep_alive"] = keep_alive
+    return body
+
+
+class OllamaClient:
+    """Blocking client: the admin side (tags, show, pull, delete, version) and scripts."""
+
+    def __init__(self, base_url: str | None = None) -> None:
+        self._http = httpx.Client(
+            base_url=_base_url(base_url),
+            timeout=_timeout(),
+            transport=httpx.HTTPTransport(retries=CONNECT_RETRIES),
+        )
+
+    def __enter__(self) -> OllamaClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _request(self, method: str, path: str, *, model: str | None = None, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise error_for_transport(exc) from exc
+        if response.is_error:
+            raise error_for_status(response, model=model)
+        return response
+
+    def _stream(
+        self, path: str, *, body: dict[str, Any], model: str | None, until_done: bool
+    ) -> Iterator[dict[str, Any]]:
+        try:
+            with self._http.stream("POST", path, json=body) as response:
+                if response.is_error:
+                    response.read()
+                    raise error_for_status(response, model=model)
+                yield from iter_ndjson(response, until_done=until_done)
+        except httpx.HTTPError as exc:
+            raise error_for_transport(exc) from exc
+
+    def version(self) -> str:
+        """Ollama's version string, e.g. "0.5.7"; also a cheap liveness probe."""
+        return self._request("GET", "/api/version").json()["version"]
+
+    def tags(self) -> list[dict[str, Any]]:
+        """The models installed in Ollama (`GET /api/tags`)."""
+        return self._request("GET", "/api/tags").json().get("models", [])
+
+    def show(self, model: str) -> dict[str, Any]:
+        """Modelfile, parameters, template, license, details and model_info of an installed model."""
+        return self._request("POST", "/api/show", model=model, json={"model": model}).json()
+
+    def delete(self, model: str) -> None:
+        """Remove a model from Ollama; Conflict (409) when Ollama does not have it."""
+        self._request("DELETE", "/api/delete", model=model, json={"model": model})
+
+    def pull(self, model: str) -> Iterator[dict[str, Any]]:
+        """Download a model; yields Ollama's progress objects (`status`, `digest`, `total`, `completed`)
+        up to `{"status": "success"}`."""
+        yield from self._stream(
+            "/api/pull", body={"model": model, "stream": True}, model=model, until_done=False
+        )
+
+    def chat(
+        self,
+        *,
+        model: str,
+        messages: Sequence[Message],
+        options: Mapping[str, Any] | None = None,
+        keep_alive: str | int | None = None,
+    ) -> dict[str, Any]:
+        """One whole answer (`stream: false`): the final object with the full message and metrics."""
+        body = _chat_body(
+            model=model, messages=messages, stream=False, options=options, keep_alive=keep_alive
+        )
+        return self._request("POST", "/api/chat", model=model, json=body).json()
+
+    def chat_stream(
+        self,
+        *,
+        model: str,
+        messages: Sequence[Message],
+        options: Mapping[str, Any] | None = None,
+        keep_alive: str | int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """The answer piece by piece; the last object has `"done": true` and the metrics."""
+        body = _chat_body(model=model, messages=messages, stream=True, options=options, keep_alive=keep_alive)
+        yield from self._stream("/api/chat", body=body, model=model, until_done=True)
+
+
+class ChatStream:
+    """An answer Ollama has started to stream: the HTTP status was a success, the body is still
+    coming. Iterate it once for the chunks; `aclose()` releases the connection (idempotent)."""
+
+    def __init__(self, response: httpx.Response, *, owned_client: httpx.AsyncClient | None = None) -> None:
+        self._response = response
+        self._owned_client = owned_client
+        self._closed = False
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        return aiter_ndjson(self._response, until_done=True)
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await self._response.aclose()
+        if self._owned_client is not None:
+            await self._owned_client.aclose()
+
+    async def __aenter__(self) -> ChatStream:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+class AsyncOllamaClient:
+    """Non-blocking client, for views that wait on Ollama without holding a thread."""
+
+    def __init__(self, base_url: str | None = None) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=_base_url(base_url),
+            timeout=_timeout(),
+            transport=httpx.AsyncHTTPTransport(retries=CONNECT_RETRIES),
+        )
+
+    async def __aenter__(self) -> AsyncOllamaClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def version(self) -> str:
+        """Ollama's version string."""
+        try:
+            response = await self._http.get("/api/version")
+        except httpx.HTTPError as exc:
+            raise error_for_transport(exc) from exc
+        if response.is_error:
+            raise error_for_status(response)
+        return response.json()["version"]
+
+    async def chat_stream(
+        self,
+        *,
+        model: str,
+        messages: Sequence[Message],
+        options: Mapping[str, Any] | None = None,
+        keep_alive: str | int | None = None,
+        close_client: bool = False,
+    ) -> ChatStream:
+        """Send a chat request and return once Ollama has accepted it (status checked, body pending).
+
+        Errors before the first byte of the answer (unreachable, unknown model, 5xx) are raised here,
+        so a caller can still answer with a proper status code. With `close_client`, closing the
+        stream also closes this client.
+        """
+        body = _chat_body(model=model, messages=messages, stream=True, options=options, keep_alive=keep_alive)
+        request = self._http.build_request("POST", "/api/chat", json=body)
+        try:
+            response = await self._http.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            if close_client:
+                await self.aclose()
+            raise error_for_transport(exc) from exc
+        if response.is_error:
+            try:
+                await response.aread()
+            except httpx.HTTPError:
+                pass
+            finally:
+                await response.aclose()
+                if close_client:
+                    await self.aclose()
+            raise error_for_status(response, model=model)
+        return ChatStream(response, owned_client=self._http if close_client else None)
+
+
+async def open_chat_stream(
+    *,
+    model: str,
+    messages: Sequence[Message],
+    options: Mapping[str, Any] | None = None,
+    keep_alive: str | int | None = None,
+) -> ChatStream:
+    """Start one streamed answer on a client of its own, released with the stream."""
+    client = AsyncOllamaClient()
+    return await client.chat_stream(
+        model=model, messages=messages, options=options, keep_alive=keep_alive, close_client=True
+    )

@@ -1,0 +1,91 @@
+"""Reads of conversations: the owner's list, one conversation, one answer the owner may annotate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+
+from conversations_app.models import (
+    AIResponse,
+    Attachment,
+    Conversation,
+    ConversationPromptResponse,
+    Feedback,
+    Note,
+)
+from core.exceptions import NotFound
+
+
+def conversation_list(*, owner) -> QuerySet[Conversation]:
+    """The owner's alive conversations; the list orders them by last activity (partial index
+    conv_owner_last_msg_idx serves owner + last_message_at DESC + id DESC)."""
+    return Conversation.objects.filter(owner=owner)
+
+
+def conversation_get(*, owner, conversation_id) -> Conversation:
+    """The owner's alive conversation; NotFound for a missing, deleted or foreign one."""
+    conversation = Conversation.objects.filter(owner=owner, pk=conversation_id).first()
+    if conversation is None:
+        raise NotFound("Conversation not found.")
+    return conversation
+
+
+def owned_answer(owner, *, path: str = "") -> Q:
+    """An alive answer in an alive exchange of the owner's alive conversation; `path` leads from the
+    queried model to the answer (e.g. "response__" from feedback or notes)."""
+    return Q(
+        **{
+            f"{path}deleted_at__isnull": True,
+            f"{path}exchange__deleted_at__isnull": True,
+            f"{path}exchange__conversation__deleted_at__isnull": True,
+            f"{path}exchange__conversation__owner": owner,
+        }
+    )
+
+
+def response_get_owned(*, owner, response_id) -> AIResponse:
+    """An alive answer in an alive exchange of the owner's alive conversation; NotFound otherwise."""
+    response = AIResponse.objects.filter(owned_answer(owner), pk=response_id).only("id", "content").first()
+    if response is None:
+        raise NotFound("Response not found.")
+    return response
+
+
+@dataclass(frozen=True)
+class ConversationExport:
+    """Everything a conversation holds, for a lossless export: every branch, feedback, notes, files."""
+
+    conversation: Conversation
+    exchanges: list[ConversationPromptResponse]
+    feedback: list[Feedback]
+    notes: list[Note]
+    attachments: list[Attachment]
+
+
+def conversation_export(*, owner, conversation_id) -> ConversationExport:
+    """The owner's alive conversation with all its alive exchanges (prompt and response joined), the
+    owner's feedback and notes on them, and its attachments: five queries whatever the size."""
+    conversation = (
+        Conversation.objects.filter(owner=owner, pk=conversation_id)
+        .select_related("system_message", "folder")
+        .first()
+    )
+    if conversation is None:
+        raise NotFound("Conversation not found.")
+    on_conversation = owned_answer(owner, path="response__") & Q(
+        response__exchange__conversation=conversation
+    )
+    return ConversationExport(
+        conversation=conversation,
+        exchanges=list(
+            ConversationPromptResponse.objects.filter(conversation=conversation)
+            .select_related("prompt", "response")
+            .order_by("position", "created_at", "id")
+        ),
+        feedback=list(Feedback.objects.filter(on_conversation, user=owner).order_by("created_at", "id")),
+        notes=list(
+            Note.objects.filter(on_conversation, owner=owner).order_by("from_index", "created_at", "id")
+        ),
+        attachments=list(Attachment.objects.filter(conversation=conversation).order_by("created_at", "id")),
+    )

@@ -1,0 +1,159 @@
+"""Reads of a conversation's history: the current branch, one exchange, the ancestors of one.
+
+A conversation's exchanges form a tree (`parent`, `position` = depth). The *current branch* is the
+path from the root down to `conversation.current_exchange`; it is read with one recursive CTE
+walking up the parent chain, and every exchange comes with its prompt, its response, the caller's
+feedback, the caller's note count and its siblings, in the same query.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce, JSONObject
+
+from conversations_app.models import ConversationPromptResponse, Feedback, Note
+from core.exceptions import NotFound
+
+_EXCHANGES = ConversationPromptResponse._meta.db_table
+
+# The exchange itself and all its ancestors, alive ones only (a conversation is deleted whole).
+_ANCESTRY_SQL = f"""
+    WITH RECURSIVE ancestry(id, parent_id) AS (
+        SELECT id, parent_id FROM {_EXCHANGES} WHERE id = %s AND deleted_at IS NULL
+        UNION ALL
+        SELECT e.id, e.parent_id FROM {_EXCHANGES} e JOIN ancestry a ON e.id = a.parent_id
+        WHERE e.deleted_at IS NULL
+    )
+    SELECT id FROM ancestry
+"""  # noqa: S608 - the table name is ours, the value is a parameter
+
+
+# What a history entry shows, as the keys of its row (search vectors and bookkeeping columns stay out).
+ROW_FIELDS = (
+    "id",
+    "conversation_id",
+    "parent_id",
+    "position",
+    "created_at",
+    "prompt_id",
+    "prompt__content",
+    "prompt__options",
+    "prompt__token_count",
+    "prompt__created_at",
+    "response_id",
+    "response__content",
+    "response__model_name",
+    "response__status",
+    "response__done_reason",
+    "response__error",
+    "response__total_duration",
+    "response__load_duration",
+    "response__prompt_eval_count",
+    "response__prompt_eval_duration",
+    "response__eval_count",
+    "response__eval_duration",
+    "response__created_at",
+    "response__completed_at",
+    "caller_feedback",
+    "note_count",
+    "sibling_ids",
+)
+
+
+def _siblings(outer: str = "") -> QuerySet[ConversationPromptResponse]:
+    """Alive exchanges sharing the outer exchange's parent (roots: position 0), oldest first.
+
+    Position equals depth, so "same conversation and position, same parent" also matches the roots,
+    whose parent is NULL, and uses the (conversation, position) index.
+    """
+    return (
+        ConversationPromptResponse.objects.filter(
+            conversation_id=OuterRef(f"{outer}conversation_id"), position=OuterRef(f"{outer}position")
+        )
+        .filter(Q(parent_id=OuterRef(f"{outer}parent_id")) | Q(position=0))
+        .order_by("created_at", "id")
+    )
+
+
+def exchange_rows(*, user: Any, where: Q | None = None, order_by: tuple[str, ...] = ()) -> QuerySet:
+    """Alive exchanges matching `where` as rows (dicts keyed by ROW_FIELDS) with prompt and response
+    joined and, per exchange: the caller's feedback on the response (`caller_feedback`, a dict or
+    None), the caller's alive notes on it (`note_count`) and the ids of its siblings in creation
+    order (`sibling_ids`, itself included). Rows, not instances: history is read, never written.
+
+    Filtering and ordering are applied before the annotations, which makes the queryset cheaper to
+    build (every clone copies the annotations' subqueries).
+    """
+    feedback = Feedback.objects.filter(response_id=OuterRef("response_id"), user=user).values(
+        data=JSONObject(id="id", rating="rating", reason="reason", comment="comment", version="version")
+    )[:1]
+    notes = (
+        Note.objects.filter(response_id=OuterRef("response_id"), owner=user)
+        .order_by()
+        .values("response_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return (
+        ConversationPromptResponse.objects.filter(
+            where or Q(), prompt__deleted_at__isnull=True, response__deleted_at__isnull=True
+        )
+        .order_by(*order_by)
+        .annotate(
+            caller_feedback=Subquery(feedback),
+            note_count=Coalesce(Subquery(notes, output_field=IntegerField()), Value(0)),
+            sibling_ids=ArraySubquery(_siblings().values("id")),
+        )
+        .values(*ROW_FIELDS)
+    )
+
+
+def branch_rows(*, user: Any, leaf_id: UUID | None) -> QuerySet:
+    """The exchanges from the root down to `leaf_id`, as `exchange_rows`, ordered by position.
+    Empty when the conversation has no exchange yet (`leaf_id` None)."""
+    if leaf_id is None:
+        return ConversationPromptResponse.objects.none()
+    ancestry = RawSQL(_ANCESTRY_SQL, [leaf_id])  # noqa: S611 - constant SQL, the id is a parameter
+    return exchange_rows(user=user, where=Q(id__in=ancestry), order_by=("position",))
+
+
+def conversation_branch(*, user: Any, conversation: Any) -> QuerySet:
+    """The conversation's current branch as rows, oldest exchange first (paginate it by position)."""
+    return branch_rows(user=user, leaf_id=conversation.current_exchange_id)
+
+
+def ancestor_exchanges(*, exchange: ConversationPromptResponse) -> list[ConversationPromptResponse]:
+    """The exchanges above `exchange` (not itself), root first, with prompt and response: what the
+    model has to be shown before answering this exchange's prompt."""
+    if exchange.parent_id is None:
+        return []
+    ancestry = RawSQL(_ANCESTRY_SQL, [exchange.parent_id])  # noqa: S611 - constant SQL, the id is a parameter
+    return list(
+        ConversationPromptResponse.objects.filter(id__in=ancestry)
+        .select_related("prompt", "response")
+        .only("id", "position", "prompt__content", "response__content", "response__status")
+        .order_by("position")
+    )
+
+
+def exchange_get(*, user: Any, conversation_id: UUID, exchange_id: UUID) -> ConversationPromptResponse:
+    """One alive exchange of the caller's alive conversation; NotFound otherwise."""
+    exchange = ConversationPromptResponse.objects.filter(
+        pk=exchange_id,
+        conversation_id=conversation_id,
+        conversation__owner=user,
+        conversation__deleted_at__isnull=True,
+    ).first()
+    if exchange is None:
+        raise NotFound("Exchange not found.")
+    return exchange
+
+
+def exchange_row_get(*, user: Any, exchange_id: UUID) -> dict[str, Any]:
+    """The row (as `exchange_rows`) of an exchange the caller was already allowed to see."""
+    return exchange_rows(user=user, where=Q(pk=exchange_id)).get()

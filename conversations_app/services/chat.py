@@ -1,0 +1,379 @@
+"""Chat: an exchange from the prompt to the stored answer, regenerating answers, switching branches.
+
+How one answer is made (no database transaction is open while Ollama is waited on):
+
+1. `exchange_start` (or `exchange_regenerate`) commits, in one transaction, the prompt, the exchange
+   and a response in status `streaming`, and makes the exchange the conversation's current one.
+2. `exchange_chat_messages` gives what to send to Ollama: the system prompt, the branch above the
+   exchange as user/assistant turns, then the new prompt.
+3. `ExchangeRelay` carries Ollama's streamed answer and records how it ended with
+   `exchange_complete` (metrics), `exchange_fail` (error + what had arrived) or
+   `exchange_interrupt` (the client went away; what had arrived). The first of these to run wins;
+   a response is never finished twice.
+
+Locks are taken conversation row first, then the response row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from conversations_app.models import AIResponse, Conversation, ConversationPromptResponse, Prompt
+from conversations_app.ollama import ChatStream
+from conversations_app.selectors.history import ancestor_exchanges
+from core.exceptions import ApplicationError, Conflict, NotFound, ValidationFailed
+from core.services import lock_for_update
+
+METRIC_FIELDS = (
+    "total_duration",
+    "load_duration",
+    "prompt_eval_count",
+    "prompt_eval_duration",
+    "eval_count",
+    "eval_duration",
+)
+
+
+def _lock_conversation(conversation_id: Any) -> Conversation:
+    """Lock an alive conversation row (with its model and current exchange read alongside)."""
+    conversation = (
+        Conversation.objects.select_related("model", "current_exchange")
+        .select_for_update(of=("self",))
+        .filter(pk=conversation_id)
+        .first()
+    )
+    if conversation is None:
+        raise NotFound("Conversation not found.")
+    return conversation
+
+
+def _ensure_model_available(conversation: Conversation) -> None:
+    model = conversation.model
+    if model.deleted_at is not None or not model.is_active:
+        raise Conflict(
+            f"The model '{conversation.model_name}' is no longer offered; start a new conversation "
+            "with another model.",
+            code="model_unavailable",
+        )
+
+
+def _create_exchange(
+    *,
+    conversation: Conversation,
+    content: str,
+    options: Mapping[str, Any],
+    parent_id: Any,
+    position: int,
+) -> ConversationPromptResponse:
+    prompt = Prompt.objects.create(content=content, options=dict(options))
+    response = AIResponse.objects.create(model_name=conversation.model_name)
+    return ConversationPromptResponse.objects.create(
+        conversation=conversation, prompt=prompt, response=response, parent_id=parent_id, position=position
+    )
+
+
+def exchange_start(
+    *,
+    conversation: Conversation,
+    content: str,
+    options: Mapping[str, Any] | None = None,
+    system_prompt: str | None = None,
+) -> ConversationPromptResponse:
+    """Store a new prompt after the conversation's current exchange, with a `streaming` response.
+
+    The options stored with the prompt are the conversation's defaults overlaid with `options`.
+    A `system_prompt` replaces the conversation's (free text instead of a SystemMessage) from this
+    message on. The new exchange becomes current and `last_message_at` moves, all in one transaction
+    committed before Ollama is asked anything.
+    """
+    if not content.strip():
+        raise ValidationFailed(fields={"content": ["This field may not be blank."]})
+    with transaction.atomic():
+        locked = _lock_conversation(conversation.pk)
+        _ensure_model_available(locked)
+        parent = locked.current_exchange
+        exchange = _create_exchange(
+            conversation=locked,
+            content=content,
+            options={**locked.default_options, **(options or {})},
+            parent_id=parent.pk if parent else None,
+            position=parent.position + 1 if parent else 0,
+        )
+        now = timezone.now()
+        changes: dict[str, Any] = {
+            "current_exchange": exchange,
+            "last_message_at": now,
+            "message_count": F("message_count") + 1,
+            "updated_at": now,
+        }
+        if system_prompt is not None:
+            changes |= {"system_prompt": system_prompt, "system_message": None, "version": F("version") + 1}
+        Conversation.objects.filter(pk=locked.pk).update(**changes)
+    return exchange
+
+
+def exchange_regenerate(
+    *, exchange: ConversationPromptResponse, options: Mapping[str, Any] | None = None
+) -> ConversationPromptResponse:
+    """Ask again: a sibling of `exchange` (same parent and position, same prompt text) with a
+    `streaming` response, which becomes the conversation's current exchange.
+
+    Without `options` the prompt's own options are reused; with them, the conversation's defaults
+    overlaid with `options`.
+    """
+    with transaction.atomic():
+        locked = _lock_conversation(exchange.conversation_id)
+        _ensure_model_available(locked)
+        source = (
+            ConversationPromptResponse.objects.select_related("prompt")
+            .filter(pk=exchange.pk, conversation=locked)
+            .first()
+        )
+        if source is None:
+            raise NotFound("Exchange not found.")
+        sibling = _create_exchange(
+            conversation=locked,
+            content=source.prompt.content,
+            options=source.prompt.options if options is None else {**locked.default_options, **options},
+            parent_id=source.parent_id,
+            position=source.position,
+        )
+        now = timezone.now()
+        Conversation.objects.filter(pk=locked.pk).update(
+            current_exchange=sibling,
+            last_message_at=now,
+            message_count=F("message_count") + 1,
+            updated_at=now,
+        )
+    return sibling
+
+
+def _int_metric(value: Any) -> int | None:
+    """Ollama's metrics are non-negative integers; anything else is not stored."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
+
+
+def _finish(
+    *,
+    exchange: ConversationPromptResponse,
+    status: str,
+    content: str,
+    error: str = "",
+    done_reason: str = "",
+    metrics: Mapping[str, Any] | None = None,
+) -> ConversationPromptResponse:
+    """Move a `streaming` response to its final status and add what it cost to the conversation.
+
+    A response that is already finished is left as it is (the first outcome recorded wins).
+    """
+    with transaction.atomic():
+        lock_for_update(Conversation, exchange.conversation_id)
+        response = AIResponse._base_manager.select_for_update().get(pk=exchange.response_id)
+        if response.status != AIResponse.Status.STREAMING:
+            exchange.response = response
+            return exchange
+        counts = {name: _int_metric((metrics or {}).get(name)) for name in METRIC_FIELDS}
+        now = timezone.now()
+        values: dict[str, Any] = {
+            "status": status,
+            "content": content,
+            "error": error,
+            "done_reason": done_reason[:20],
+            "completed_at": now,
+            "updated_at": now,
+            **counts,
+        }
+        AIResponse._base_manager.filter(pk=response.pk).update(**values)
+        for name, value in values.items():
+            setattr(response, name, value)
+        conversation_changes: dict[str, Any] = {}
+        if content:
+            conversation_changes["message_count"] = F("message_count") + 1
+        if counts["prompt_eval_count"] is not None:
+            Prompt._base_manager.filter(pk=exchange.prompt_id).update(token_count=counts["prompt_eval_count"])
+            conversation_changes["prompt_tokens"] = F("prompt_tokens") + counts["prompt_eval_count"]
+        if counts["eval_count"] is not None:
+            conversation_changes["completion_tokens"] = F("completion_tokens") + counts["eval_count"]
+        if conversation_changes:
+            Conversation._base_manager.filter(pk=exchange.conversation_id).update(**conversation_changes)
+    exchange.response = response
+    return exchange
+
+
+def exchange_complete(
+    *,
+    exchange: ConversationPromptResponse,
+    content: str,
+    done_reason: str = "stop",
+    metrics: Mapping[str, Any] | None = None,
+) -> ConversationPromptResponse:
+    """The answer arrived whole: store it with Ollama's metrics and count its tokens on the
+    prompt (prompt_eval_count) and the conversation's totals."""
+    return _finish(
+        exchange=exchange,
+        status=AIResponse.Status.COMPLETE,
+        content=content,
+        done_reason=done_reason,
+        metrics=metrics,
+    )
+
+
+def exchange_fail(
+    *, exchange: ConversationPromptResponse, error: str, content: str = ""
+) -> ConversationPromptResponse:
+    """Ollama could not answer (or stopped mid-way): keep the error and what had arrived."""
+    return _finish(exchange=exchange, status=AIResponse.Status.FAILED, content=content, error=error)
+
+
+def exchange_interrupt(*, exchange: ConversationPromptResponse, content: str) -> ConversationPromptResponse:
+    """The client went away before the end: keep what had arrived."""
+    return _finish(exchange=exchange, status=AIResponse.Status.INTERRUPTED, content=content)
+
+
+_EXCHANGES = ConversationPromptResponse._meta.db_table
+
+# From an exchange down to a leaf, taking at each level the most recently created alive child.
+_DEEPEST_LEAF_SQL = f"""
+    WITH RECURSIVE descent(id, depth) AS (
+        SELECT id, 0 FROM {_EXCHANGES} WHERE id = %s
+        UNION ALL
+        SELECT child.id, d.depth + 1
+        FROM descent d
+        CROSS JOIN LATERAL (
+            SELECT c.id FROM {_EXCHANGES} c
+            WHERE c.parent_id = d.id AND c.deleted_at IS NULL
+            ORDER BY c.created_at DESC, c.id DESC
+            LIMIT 1
+        ) child
+    )
+    SELECT id FROM descent ORDER BY depth DESC LIMIT 1
+"""  # noqa: S608 - the table name is ours, the value is a parameter
+
+
+def conversation_switch_branch(
+    *, conversation: Conversation, exchange: ConversationPromptResponse
+) -> ConversationPromptResponse:
+    """Follow the branch through `exchange` (a sibling of an answer on screen, or any exchange of the
+    conversation) and make its leaf the current exchange.
+
+    The leaf is found by walking down from `exchange`, taking at each level the most recently
+    created child: selecting an alternative answer shows that answer's latest continuation.
+    Returns the new current exchange.
+    """
+    with transaction.atomic():
+        locked = _lock_conversation(conversation.pk)
+        if not ConversationPromptResponse.objects.filter(pk=exchange.pk, conversation=locked).exists():
+            raise NotFound("Exchange not found.")
+        with connection.cursor() as cursor:
+            cursor.execute(_DEEPEST_LEAF_SQL, [exchange.pk])
+            (leaf_id,) = cursor.fetchone()
+        Conversation.objects.filter(pk=locked.pk).update(
+            current_exchange_id=leaf_id, updated_at=timezone.now()
+        )
+    return ConversationPromptResponse.objects.select_related("prompt", "response").get(pk=leaf_id)
+
+
+def exchange_chat_messages(*, exchange: ConversationPromptResponse) -> list[dict[str, str]]:
+    """The messages to send to Ollama to answer `exchange`.
+
+    First the system prompt (the conversation's own text, else its SystemMessage's content, if any),
+    then each exchange above this one on its branch as a user turn and an assistant turn, then this
+    exchange's prompt. An earlier exchange whose answer has no text (it failed before the first
+    token) is left out whole, so the model never sees a question without its answer.
+    """
+    conversation = Conversation._base_manager.select_related("system_message").get(
+        pk=exchange.conversation_id
+    )
+    messages: list[dict[str, str]] = []
+    system = conversation.system_prompt
+    if (
+        not system
+        and conversation.system_message is not None
+        and conversation.system_message.deleted_at is None
+    ):
+        system = conversation.system_message.content
+    if system:
+        messages.append({"role": "system", "content": system})
+    for earlier in ancestor_exchanges(exchange=exchange):
+        if earlier.response.content:
+            messages.append({"role": "user", "content": earlier.prompt.content})
+            messages.append({"role": "assistant", "content": earlier.response.content})
+    messages.append({"role": "user", "content": exchange.prompt.content})
+    return messages
+
+
+class ExchangeRelay:
+    """Carries Ollama's streamed answer to one exchange and records how the answer ended.
+
+    Iterate `tokens()` for the pieces of text. When Ollama finishes, the response becomes
+    `complete`; when Ollama fails mid-way, `failed` (the ApplicationError is raised to the consumer);
+    when the consumer stops early (cancelled, or the iterator closed), `interrupted`. `close()` is
+    the synchronous safety net for a consumer that vanished without closing the iterator.
+    """
+
+    def __init__(self, *, exchange: ConversationPromptResponse, stream: ChatStream) -> None:
+        self.exchange = exchange
+        self.error: ApplicationError | None = None
+        self._stream = stream
+        self._pieces: list[str] = []
+        self._finished = False
+
+    @property
+    def content(self) -> str:
+        return "".join(self._pieces)
+
+    async def _record(self, service: Callable[..., ConversationPromptResponse], **kwargs: Any) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        self.exchange = await sync_to_async(service)(exchange=self.exchange, **kwargs)
+
+    async def tokens(self) -> AsyncIterator[str]:
+        final: dict[str, Any] = {}
+        try:
+            async for chunk in self._stream:
+                piece = (chunk.get("message") or {}).get("content") or ""
+                if piece:
+                    self._pieces.append(piece)
+                    yield piece
+                if chunk.get("done"):
+                    final = chunk
+            await self._record(
+                exchange_complete,
+                content=self.content,
+                done_reason=str(final.get("done_reason") or "stop"),
+                metrics=final,
+            )
+        except ApplicationError as exc:
+            self.error = exc
+            await self._record(exchange_fail, content=self.content, error=exc.message)
+            raise
+        except (asyncio.CancelledError, GeneratorExit):
+            await self._record(exchange_interrupt, content=self.content)
+            raise
+        finally:
+            await self._stream.aclose()
+
+    def close(self) -> None:
+        """Record an interruption if nothing else was recorded.
+
+        Django's ASGI handler calls this from a worker thread when the response ends. Called on the
+        event loop instead (no database access there), it leaves the recording to the iterator's
+        own closing.
+        """
+        if self._finished:
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            self._finished = True
+            self.exchange = exchange_interrupt(exchange=self.exchange, content=self.content)

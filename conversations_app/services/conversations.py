@@ -1,0 +1,131 @@
+"""Writes on conversations: create, update (title, system prompt, options, pin, archive, folder, model),
+delete to the trash."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from admin_app.selectors import system_message_get_active
+from conversations_app.models import Conversation
+from conversations_app.services.common import UNSET, delete_if_current, versioned_change
+from conversations_app.services.folders import folder_for_field
+from conversations_app.services.trash import conversation_soft_delete
+from core.exceptions import ValidationFailed
+from models_app.selectors import aimodel_get_published
+
+SYSTEM_PROMPT_EXCLUSIVE = "Give either a system prompt or a system message, not both."
+
+
+def _published_model(model_id: UUID):
+    model = aimodel_get_published(model_id=model_id)
+    if model is None:
+        raise ValidationFailed(
+            "This model is not available.", fields={"model": ["No published model with this id."]}
+        )
+    return model
+
+
+def _active_system_message(system_message_id: UUID | None):
+    if system_message_id is None:
+        return None
+    message = system_message_get_active(system_message_id=system_message_id)
+    if message is None:
+        raise ValidationFailed(
+            "This system message is not available.",
+            fields={"system_message": ["No active system message with this id."]},
+        )
+    return message
+
+
+def conversation_create(
+    *,
+    owner,
+    model_id: UUID,
+    title: str = "",
+    system_prompt: str = "",
+    system_message_id: UUID | None = None,
+    default_options: dict[str, Any] | None = None,
+    folder_id: UUID | None = None,
+    is_pinned: bool = False,
+    is_archived: bool = False,
+) -> Conversation:
+    """A new, empty conversation with a published model; the system prompt is free text or an active
+    system message (not both); `default_options` must already be validated generation options."""
+    if system_prompt.strip() and system_message_id is not None:
+        raise ValidationFailed(SYSTEM_PROMPT_EXCLUSIVE, code="system_prompt_conflict")
+    model = _published_model(model_id)
+    conversation = Conversation(
+        owner=owner,
+        model=model,
+        model_name=model.name,
+        title=title.strip(),
+        system_prompt=system_prompt,
+        system_message=_active_system_message(system_message_id),
+        default_options=default_options or {},
+        folder=folder_for_field(owner_id=owner.pk, folder_id=folder_id, field="folder"),
+        is_pinned=is_pinned,
+        is_archived=is_archived,
+    )
+    conversation.full_clean(
+        exclude=["owner", "model", "folder", "system_message", "current_exchange"], validate_constraints=False
+    )
+    conversation.save(force_insert=True)
+    return conversation
+
+
+def conversation_update(
+    *,
+    conversation: Conversation,
+    title: str = UNSET,
+    system_prompt: str = UNSET,
+    system_message_id: UUID | None = UNSET,
+    default_options: dict[str, Any] = UNSET,
+    folder_id: UUID | None = UNSET,
+    model_id: UUID = UNSET,
+    is_pinned: bool = UNSET,
+    is_archived: bool = UNSET,
+    expected_version: int | None = None,
+) -> Conversation:
+    """Change what the caller passed, in one conditional UPDATE (412 when `expected_version` is stale).
+
+    Choosing a system message clears the free-text system prompt and vice versa. Changing the model
+    also updates the model name the conversation shows.
+    """
+    given_prompt = system_prompt is not UNSET and bool(system_prompt.strip())
+    if given_prompt and system_message_id not in (UNSET, None):
+        raise ValidationFailed(SYSTEM_PROMPT_EXCLUSIVE, code="system_prompt_conflict")
+    fields: dict[str, Any] = {}
+    if title is not UNSET:
+        fields["title"] = title.strip()
+    if system_prompt is not UNSET:
+        fields["system_prompt"] = system_prompt
+        if given_prompt:
+            fields["system_message"] = None
+    if system_message_id is not UNSET:
+        fields["system_message"] = _active_system_message(system_message_id)
+        if system_message_id is not None:
+            fields["system_prompt"] = ""
+    if default_options is not UNSET:
+        fields["default_options"] = default_options
+    if folder_id is not UNSET:
+        fields["folder"] = folder_for_field(
+            owner_id=conversation.owner_id, folder_id=folder_id, field="folder"
+        )
+    if model_id is not UNSET:
+        model = _published_model(model_id)
+        fields.update(model=model, model_name=model.name)
+    if is_pinned is not UNSET:
+        fields["is_pinned"] = is_pinned
+    if is_archived is not UNSET:
+        fields["is_archived"] = is_archived
+    return versioned_change(conversation, fields=fields, expected_version=expected_version)
+
+
+def conversation_delete(*, conversation: Conversation, expected_version: int | None = None) -> Conversation:
+    """Move a conversation to the trash with everything it owns; 412 when the caller's copy is stale."""
+    return delete_if_current(
+        conversation,
+        expected_version=expected_version,
+        delete=lambda locked: conversation_soft_delete(conversation=locked),
+    )

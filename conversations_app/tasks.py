@@ -1,0 +1,24 @@
+"""Background work of conversations: attachment text extraction and the trash retention purge."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from conversations_app import services
+
+
+@shared_task(ignore_result=True)
+def extract_attachment_text(attachment_id: str) -> None:
+    """Extract the text of an attachment (idempotent: a finished attachment is left alone)."""
+    services.attachment_extract_text(attachment_id=attachment_id)
+
+
+@shared_task(ignore_result=True)
+def purge_trash(retention_days: int | None = None) -> dict[str, int]:
+    """Purge what has been in the trash longer than TRASH_RETENTION_DAYS, files included."""
+    days = settings.TRASH_RETENTION_DAYS if retention_days is None else retention_days
+    return services.trash_purge_expired(deleted_before=timezone.now() - timedelta(days=days))
