@@ -1,9 +1,11 @@
-"""Administration: system messages staff curate, and the append-only audit trail."""
+"""Administration: system messages staff curate, the append-only audit trail, and the model pulls
+staff start in Ollama."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Lower, Now
 from uuid6 import uuid7
 
@@ -63,3 +65,67 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_repr or 'system'} {self.action}"
+
+
+class PullStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCESS = "success", "Success"
+    FAILED = "failed", "Failed"
+
+
+ACTIVE_PULL_STATUSES = (PullStatus.QUEUED, PullStatus.RUNNING)
+FINISHED_PULL_STATUSES = (PullStatus.SUCCESS, PullStatus.FAILED)
+
+
+class ModelPull(BaseModel):
+    """One download of a model into Ollama, run by a background task that records its progress here.
+
+    At most one pull per model name is queued or running: the database decides it (partial unique
+    index), so two staff members asking at once share one download.
+    """
+
+    Status = PullStatus
+
+    model_name = models.CharField(max_length=200, help_text="Ollama model name, e.g. llama3.2:3b")
+    status = models.CharField(max_length=10, choices=PullStatus.choices, default=PullStatus.QUEUED)
+    detail = models.CharField(
+        max_length=200, blank=True, default="", help_text="Ollama's last status line, e.g. 'pulling manifest'"
+    )
+    completed_bytes = models.PositiveBigIntegerField(default=0)
+    total_bytes = models.PositiveBigIntegerField(default=0)
+    percent = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+    task_id = models.CharField(max_length=64, blank=True, default="", help_text="Id of the Celery task")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.UniqueConstraint(
+                Lower("model_name"),
+                condition=Q(status__in=ACTIVE_PULL_STATUSES),
+                name="admin_pull_one_active_per_model",
+            ),
+            models.CheckConstraint(condition=~Q(model_name=""), name="admin_pull_model_name_not_blank"),
+            models.CheckConstraint(condition=Q(status__in=PullStatus.values), name="admin_pull_status_valid"),
+            models.CheckConstraint(condition=Q(percent__lte=100), name="admin_pull_percent_at_most_100"),
+            # Finished exactly when it has ended (the status itself is checked on its own above).
+            models.CheckConstraint(
+                condition=Q(status__in=FINISHED_PULL_STATUSES, finished_at__isnull=False)
+                | (~Q(status__in=FINISHED_PULL_STATUSES) & Q(finished_at__isnull=True)),
+                name="admin_pull_finished_iff_done",
+            ),
+        ]
+        indexes = [models.Index(F("created_at").desc(), F("id").desc(), name="admin_pull_recent_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.model_name} ({self.status}, {self.percent}%)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_PULL_STATUSES

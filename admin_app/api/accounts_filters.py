@@ -1,0 +1,62 @@
+"""Query-string filters of the users list and the audit trail (django-filter)."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django_filters import rest_framework as filters
+
+from admin_app.models import AuditEvent
+from conversations_app.api.filters import StrictBooleanFilter
+
+User = get_user_model()
+
+
+class UserFilter(filters.FilterSet):
+    """Without `deleted`, only alive users are listed; `deleted=true` lists the deleted ones."""
+
+    search = filters.CharFilter(
+        method="filter_search", max_length=150, help_text="Part of the username or e-mail (any case)"
+    )
+    role = filters.CharFilter(method="filter_role", max_length=150, help_text="Holds this role (any case)")
+    active = StrictBooleanFilter(field_name="is_active")
+    locked = StrictBooleanFilter(method="filter_locked", help_text="true: locked right now")
+    deleted = StrictBooleanFilter(method="filter_deleted", help_text="true: only deleted users")
+
+    class Meta:
+        model = User
+        fields = ("search", "role", "active", "locked", "deleted")
+
+    def filter_search(self, queryset, name: str, value: str):
+        return queryset.search(value)
+
+    def filter_role(self, queryset, name: str, value: str):
+        return queryset.with_role(value)
+
+    def filter_locked(self, queryset, name: str, value: bool):
+        return queryset.locked() if value else queryset.not_locked()
+
+    def filter_deleted(self, queryset, name: str, value: bool):
+        return queryset.dead() if value else queryset.alive()
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        if self.form.cleaned_data.get("deleted") in (None, ""):
+            queryset = queryset.alive()
+        return queryset
+
+
+class AuditEventFilter(filters.FilterSet):
+    actor = filters.UUIDFilter(field_name="actor_id", help_text="Id of the user who acted")
+    action = filters.CharFilter(max_length=100, help_text="e.g. updated, soft_deleted, login_failed")
+    target_type = filters.CharFilter(max_length=100, help_text="Model label, e.g. auth_app.user")
+    target_id = filters.CharFilter(max_length=64)
+    created_after = filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="gte", help_text="From this instant (ISO 8601), inclusive"
+    )
+    created_before = filters.IsoDateTimeFilter(
+        field_name="created_at", lookup_expr="lt", help_text="Up to this instant (ISO 8601), exclusive"
+    )
+
+    class Meta:
+        model = AuditEvent
+        fields = ("actor", "action", "target_type", "target_id", "created_after", "created_before")

@@ -1,0 +1,84 @@
+"""Serializers of the accounts and audit part of the staff API."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import Group
+from rest_framework import serializers
+
+from admin_app.models import AuditEvent
+from auth_app.api.serializers import ProfileSerializer
+from auth_app.services.admin import BUILT_IN_ROLES, LOCK_MINUTES_MAX, LOCK_MINUTES_MIN
+
+
+class AdminUserSerializer(ProfileSerializer):
+    """A user as staff see it: the profile, plus status flags, sign-in state and deletion."""
+
+    is_locked = serializers.BooleanField(read_only=True)
+
+    class Meta(ProfileSerializer.Meta):
+        fields = (
+            *ProfileSerializer.Meta.fields,
+            "is_superuser",
+            "is_locked",
+            "locked_until",
+            "failed_login_count",
+            "deleted_at",
+        )
+        read_only_fields = fields
+
+
+class UserRolesSerializer(serializers.Serializer):
+    roles = serializers.ListField(
+        child=serializers.CharField(max_length=150),
+        allow_empty=False,
+        max_length=50,
+        help_text="The complete set of role names the user is to hold (it replaces the current one).",
+    )
+
+
+class UserLockSerializer(serializers.Serializer):
+    minutes = serializers.IntegerField(
+        min_value=LOCK_MINUTES_MIN, max_value=LOCK_MINUTES_MAX, help_text="How long the lock lasts."
+    )
+
+
+class SessionsRevokedSerializer(serializers.Serializer):
+    revoked = serializers.IntegerField(help_text="Refresh tokens blacklisted.")
+
+
+class RoleSerializer(serializers.ModelSerializer):
+    member_count = serializers.IntegerField(read_only=True, default=0, help_text="Alive users holding it.")
+    built_in = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Group
+        fields = ("id", "name", "member_count", "built_in")
+        read_only_fields = fields
+
+    def get_built_in(self, role: Group) -> bool:
+        return role.name in BUILT_IN_ROLES
+
+
+class RoleCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(
+        max_length=150, help_text="2 to 50 letters, digits, spaces, '-' or '_'; unique (case-insensitive)."
+    )
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AuditEvent
+        fields = (
+            "id",
+            "created_at",
+            "actor_id",
+            "actor_repr",
+            "action",
+            "target_type",
+            "target_id",
+            "before",
+            "after",
+            "request_id",
+            "ip_address",
+        )
+        read_only_fields = fields

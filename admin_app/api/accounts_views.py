@@ -1,0 +1,195 @@
+"""Staff API, accounts and audit: users, roles, the audit trail. Admin role only (superusers count).
+
+Each action validates, calls one auth_app service, serializes; the audit trail records what the
+service changed (see admin_app.services.audit).
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import Group
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from admin_app.api.accounts_filters import AuditEventFilter, UserFilter
+from admin_app.api.accounts_serializers import (
+    AdminUserSerializer,
+    AuditEventSerializer,
+    RoleCreateSerializer,
+    RoleSerializer,
+    SessionsRevokedSerializer,
+    UserLockSerializer,
+    UserRolesSerializer,
+)
+from admin_app.selectors import audit_event_list
+from auth_app import selectors as account_selectors
+from auth_app import services as account_services
+from auth_app.models import User
+from conversations_app.api.views import IF_MATCH, NO_CONTENT, ResourceViewSet
+from core.pagination import CursorPagination, PageNumberPagination
+from core.permissions import IsAdminRole
+
+
+class AdminViewSet(ResourceViewSet):
+    """Base of the staff API's viewsets: Admin role, page numbers with totals."""
+
+    permission_classes = [IsAdminRole]
+    pagination_class = PageNumberPagination
+    http_method_names = ["get", "post", "put", "delete", "head", "options"]
+
+
+# --- users -------------------------------------------------------------------------------------------
+
+USER_ACTION = {"parameters": [IF_MATCH], "request": None, "responses": AdminUserSerializer}
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List users (alive unless `deleted=true`), with search and filters"),
+    retrieve=extend_schema(summary="A user (deleted ones too)"),
+    roles=extend_schema(
+        summary="Replace the user's roles (409 when it would leave no administrator)",
+        parameters=[IF_MATCH],
+        request=UserRolesSerializer,
+        responses=AdminUserSerializer,
+    ),
+    activate=extend_schema(summary="Activate an account", **USER_ACTION),
+    deactivate=extend_schema(summary="Deactivate an account (not your own)", **USER_ACTION),
+    lock=extend_schema(
+        summary="Lock an account for N minutes (not your own)",
+        parameters=[IF_MATCH],
+        request=UserLockSerializer,
+        responses=AdminUserSerializer,
+    ),
+    unlock=extend_schema(summary="Unlock an account and forget its failed sign-ins", **USER_ACTION),
+    destroy=extend_schema(
+        summary="Delete an account (to the trash; not your own)", parameters=[IF_MATCH], responses=NO_CONTENT
+    ),
+    restore=extend_schema(summary="Restore a deleted account", **USER_ACTION),
+    logout=extend_schema(
+        summary="Log the user out everywhere (every refresh token revoked)",
+        request=None,
+        responses=SessionsRevokedSerializer,
+    ),
+)
+class UserAdminViewSet(AdminViewSet):
+    serializer_class = AdminUserSerializer
+    input_serializer_classes = {"roles": UserRolesSerializer, "lock": UserLockSerializer}
+    filterset_class = UserFilter
+
+    def owned_queryset(self) -> QuerySet[User]:
+        return account_selectors.users_for_admin()
+
+    def get_object(self) -> User:
+        # Deleted users have a detail page too: no list filters here.
+        return account_selectors.user_get_for_admin(user_id=self.kwargs["pk"])
+
+    def _respond_with(self, user: User) -> Response:
+        return self.respond(account_selectors.user_get_for_admin(user_id=user.pk))
+
+    @action(detail=True, methods=["put"])
+    def roles(self, request, pk=None) -> Response:
+        user = account_services.user_roles_replace(
+            actor=request.user,
+            user=self.get_object(),
+            role_names=self.validated_input()["roles"],
+            expected_version=self.expected_version,
+        )
+        return self._respond_with(user)
+
+    @action(detail=True, methods=["post"])
+    def activate(self, request, pk=None) -> Response:
+        user = account_services.user_set_active(
+            actor=request.user, user=self.get_object(), is_active=True, expected_version=self.expected_version
+        )
+        return self._respond_with(user)
+
+    @action(detail=True, methods=["post"])
+    def deactivate(self, request, pk=None) -> Response:
+        user = account_services.user_set_active(
+            actor=request.user,
+            user=self.get_object(),
+            is_active=False,
+            expected_version=self.expected_version,
+        )
+        return self._respond_with(user)
+
+    @action(detail=True, methods=["post"])
+    def lock(self, request, pk=None) -> Response:
+        user = account_services.user_lock(
+            actor=request.user,
+            user=self.get_object(),
+            minutes=self.validated_input()["minutes"],
+            expected_version=self.expected_version,
+        )
+        return self._respond_with(user)
+
+    @action(detail=True, methods=["post"])
+    def unlock(self, request, pk=None) -> Response:
+        user = account_services.user_unlock(
+            actor=request.user, user=self.get_object(), expected_version=self.expected_version
+        )
+        return self._respond_with(user)
+
+    def destroy(self, request, *args, **kwargs) -> Response:
+        account_services.user_soft_delete(
+            actor=request.user, user=self.get_object(), expected_version=self.expected_version
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @action(detail=True, methods=["post"])
+    def restore(self, request, pk=None) -> Response:
+        user = account_services.user_restore(
+            actor=request.user, user=self.get_object(), expected_version=self.expected_version
+        )
+        return self._respond_with(user)
+
+    @action(detail=True, methods=["post"])
+    def logout(self, request, pk=None) -> Response:
+        revoked = account_services.user_sessions_revoke(actor=request.user, user=self.get_object())
+        return Response(SessionsRevokedSerializer({"revoked": revoked}).data)
+
+
+# --- roles -------------------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List roles with how many users hold each"),
+    create=extend_schema(
+        summary="Create a role", request=RoleCreateSerializer, responses={201: RoleSerializer}
+    ),
+    destroy=extend_schema(
+        summary="Delete a role (409 while anyone holds it; User and Admin stay)", responses=NO_CONTENT
+    ),
+)
+class RoleAdminViewSet(AdminViewSet):
+    serializer_class = RoleSerializer
+    input_serializer_classes = {"create": RoleCreateSerializer}
+    lookup_value_converter = "int"
+    http_method_names = ["get", "post", "delete", "head", "options"]
+
+    def owned_queryset(self) -> QuerySet[Group]:
+        return account_selectors.roles_with_member_counts()
+
+    def create(self, request, *args, **kwargs) -> Response:
+        role = account_services.role_create(name=self.validated_input()["name"])
+        return self.respond(role, status_code=status.HTTP_201_CREATED)
+
+    def destroy(self, request, *args, **kwargs) -> Response:
+        account_services.role_delete(role=account_selectors.role_get(role_id=self.kwargs["pk"]))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- audit trail -------------------------------------------------------------------------------------
+
+
+@extend_schema_view(list=extend_schema(summary="The audit trail, newest first, with filters"))
+class AuditEventViewSet(AdminViewSet):
+    serializer_class = AuditEventSerializer
+    filterset_class = AuditEventFilter
+    pagination_class = CursorPagination  # (created_at, id) descending, as the time index is built
+    http_method_names = ["get", "head", "options"]
+
+    def owned_queryset(self) -> QuerySet:
+        return audit_event_list()

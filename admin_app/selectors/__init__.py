@@ -1,0 +1,42 @@
+"""Reads of admin_app's tables: system messages (for other apps) and the audit trail; inference, usage
+and database reports for staff."""
+
+from admin_app.selectors.audit import audit_event_list
+from admin_app.selectors.database import (
+    ConnectionsSummary,
+    SlowStatements,
+    database_connections,
+    database_health,
+    database_migrations,
+    database_slow_statements,
+    database_tables,
+)
+from admin_app.selectors.inference import InstalledModel, model_pull_get, model_pull_list, ollama_model_list
+from admin_app.selectors.system_messages import (
+    system_message_get,
+    system_message_get_active,
+    system_message_list,
+)
+from admin_app.selectors.usage import feedback_by_model, feedback_totals, usage_by_day, usage_totals
+
+__all__ = [
+    "ConnectionsSummary",
+    "InstalledModel",
+    "SlowStatements",
+    "audit_event_list",
+    "database_connections",
+    "database_health",
+    "database_migrations",
+    "database_slow_statements",
+    "database_tables",
+    "feedback_by_model",
+    "feedback_totals",
+    "model_pull_get",
+    "model_pull_list",
+    "ollama_model_list",
+    "system_message_get",
+    "system_message_get_active",
+    "system_message_list",
+    "usage_by_day",
+    "usage_totals",
+]

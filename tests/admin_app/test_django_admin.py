@@ -1,0 +1,938 @@
+"""The Django admin: every page answers, soft delete and restore cascade, hard delete is for
+superusers, the audit trail is read-only, access goes by the Admin role, lists do not N+1."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import pytest
+from django.apps import apps
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from admin_app.models import AuditEvent, ModelPull, SystemMessage
+from conversations_app.models import (
+    AIResponse,
+    Attachment,
+    Conversation,
+    ConversationPromptResponse,
+    Feedback,
+    Folder,
+    Note,
+    Prompt,
+)
+from conversations_app.services import conversation_soft_delete
+from core import services as core_services
+from core.admin import EstimatedCountPaginator
+from core.permissions import ADMIN_ROLE, USER_ROLE
+from models_app.cache import catalogue_cache
+from models_app.models import AIModel, ModelTag, Tag
+from models_app.services import refresh_tag_names
+from tests.admin_app.factories import AuditEventFactory, ModelPullFactory, SystemMessageFactory
+from tests.auth_app.factories import DEFAULT_PASSWORD, UserFactory
+from tests.conversations_app.factories import (
+    AttachmentFactory,
+    ConversationFactory,
+    ExchangeFactory,
+    FeedbackFactory,
+    FolderFactory,
+    NoteFactory,
+)
+from tests.models_app.factories import AIModelFactory, ModelTagFactory, TagFactory
+
+User = get_user_model()
+OWN_APPS = ("auth_app", "models_app", "conversations_app", "admin_app")
+ACTION_CHECKBOX = admin.helpers.ACTION_CHECKBOX_NAME
+
+
+def url(model, view: str, *args) -> str:
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
+
+
+def login(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def full_conversation() -> Conversation:
+    """A conversation in a folder with one exchange, its feedback and note, and an attachment."""
+    owner = UserFactory()
+    conversation = ConversationFactory(owner=owner, folder=FolderFactory(owner=owner))
+    exchange = ExchangeFactory(conversation=conversation)
+    FeedbackFactory(response=exchange.response, user=owner)
+    NoteFactory(response=exchange.response, owner=owner)
+    AttachmentFactory(conversation=conversation)
+    return conversation
+
+
+def _user_with_role():
+    user = UserFactory()
+    user.groups.add(Group.objects.get(name=USER_ROLE))
+    return user
+
+
+def _refresh_token(blacklisted: bool = False):
+    token = RefreshToken.for_user(UserFactory())
+    if blacklisted:
+        token.blacklist()
+    return OutstandingToken.objects.get(jti=token["jti"])
+
+
+# One row of each model, as its admin shows it.
+MAKERS: dict[type, Callable] = {
+    User: _user_with_role,
+    Group: lambda: Group.objects.create(name=f"Role {Group.objects.count()}"),
+    OutstandingToken: _refresh_token,
+    BlacklistedToken: lambda: BlacklistedToken.objects.get(token=_refresh_token(blacklisted=True)),
+    Tag: lambda: ModelTagFactory().tag,
+    AIModel: lambda: ModelTagFactory().model,
+    ModelTag: ModelTagFactory,
+    SystemMessage: SystemMessageFactory,
+    AuditEvent: lambda: AuditEventFactory(actor_repr="alice", before={"title": "a"}, after={"title": "b"}),
+    ModelPull: lambda: ModelPullFactory(requested_by=UserFactory()),
+    Folder: lambda: FolderFactory(parent=FolderFactory()),
+    Conversation: lambda: ConversationFactory(folder=FolderFactory()),
+    ConversationPromptResponse: ExchangeFactory,
+    Prompt: lambda: ExchangeFactory().prompt,
+    AIResponse: lambda: ExchangeFactory().response,
+    Feedback: lambda: FeedbackFactory(response=ExchangeFactory().response),
+    Note: lambda: NoteFactory(response=ExchangeFactory().response),
+    Attachment: AttachmentFactory,
+}
+MODELS = list(MAKERS)
+ADDABLE = [User, Group, Tag, AIModel, SystemMessage]
+
+
+def test_every_model_of_the_project_has_an_admin():
+    registered = admin.site._registry
+    for label in OWN_APPS:
+        for model in apps.get_app_config(label).get_models():
+            assert model in registered, f"{model._meta.label} has no admin"
+    assert set(MODELS) == {
+        m for m in registered if m._meta.app_label in (*OWN_APPS, "auth", "token_blacklist")
+    }
+
+
+# --- every page answers ----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("who", ["admin_user", "superuser"])
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m._meta.label)
+def test_changelist_and_change_page_answer_for_admins(request, who, model):
+    # given
+    obj = MAKERS[model]()
+    client = login(request.getfixturevalue(who))
+    # when
+    changelist = client.get(url(model, "changelist"))
+    change = client.get(url(model, "change", obj.pk))
+    # then
+    assert changelist.status_code == 200
+    assert changelist.context["cl"].result_count >= 1
+    assert change.status_code == 200
+    assert change.context["original"] == obj
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("who", ["admin_user", "superuser"])
+@pytest.mark.parametrize("model", ADDABLE, ids=lambda m: m._meta.label)
+def test_add_page_answers_where_adding_is_allowed(request, who, model):
+    client = login(request.getfixturevalue(who))
+    assert client.get(url(model, "add")).status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("model", [m for m in MODELS if m not in ADDABLE], ids=lambda m: m._meta.label)
+def test_records_the_platform_writes_have_no_add_page(superuser, model):
+    assert login(superuser).get(url(model, "add")).status_code == 403
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m._meta.label)
+def test_anonymous_is_sent_to_the_login_page(client, model):
+    obj = MAKERS[model]()
+    for page in (url(model, "changelist"), url(model, "change", obj.pk)):
+        response = client.get(page)
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("admin:login"))
+
+
+@pytest.mark.django_db
+def test_staff_without_the_admin_role_sees_nothing():
+    # given a staff account that holds no role
+    staff = UserFactory(is_staff=True)
+    client = login(staff)
+    conversation = ConversationFactory()
+    # then
+    assert client.get(reverse("admin:index")).context["app_list"] == []
+    assert client.get(url(Conversation, "changelist")).status_code == 403
+    assert client.get(url(Conversation, "change", conversation.pk)).status_code == 403
+    assert client.get(url(SystemMessage, "add")).status_code == 403
+
+
+@pytest.mark.django_db
+def test_an_admin_role_holder_signs_in_and_sees_every_app(admin_user):
+    client = Client()
+    response = client.post(
+        reverse("admin:login"), {"username": admin_user.username, "password": DEFAULT_PASSWORD}
+    )
+    assert response.status_code == 302
+    index = client.get(reverse("admin:index"))
+    assert {app["app_label"] for app in index.context["app_list"]} >= set(OWN_APPS)
+
+
+def user_form(user, *, roles: list[str], **overrides) -> dict:
+    """The POST of a user's change page (roles by name)."""
+    return {
+        "username": user.username,
+        "email": user.email,
+        "display_name": user.display_name,
+        "preferences": "{}",
+        "initial-preferences": "{}",  # the page's hidden copy (the field has a callable default)
+        "is_active": "on",
+        "groups": list(Group.objects.filter(name__in=roles).values_list("pk", flat=True)),
+        "failed_login_count": "0",
+        "locked_until_0": "",
+        "locked_until_1": "",
+        **overrides,
+    }
+
+
+@pytest.mark.django_db
+def test_giving_the_admin_role_in_the_admin_makes_the_user_staff(superuser):
+    # given a plain user
+    member = UserFactory()
+    member.groups.add(Group.objects.get(name=USER_ROLE))
+    client = login(superuser)
+    page = client.get(url(User, "change", member.pk))
+    # when
+    response = client.post(url(User, "change", member.pk), user_form(member, roles=[ADMIN_ROLE]))
+    # then
+    assert page.status_code == 200
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    member = User.objects.get(pk=member.pk)
+    assert member.is_staff
+    assert member.version == 2
+    assert list(member.groups.values_list("name", flat=True)) == [ADMIN_ROLE]
+    assert Client().login(username=member.username, password=DEFAULT_PASSWORD)
+
+
+# --- soft delete, restore, hard delete --------------------------------------------------------------
+
+
+def run_action(client: Client, model, action: str, objects, **extra):
+    data = {"action": action, ACTION_CHECKBOX: [str(o.pk) for o in objects], **extra}
+    return client.post(url(model, "changelist"), data)
+
+
+def action_names(client: Client, model) -> set[str]:
+    form = client.get(url(model, "changelist")).context["action_form"]
+    return {name for name, _ in form.fields["action"].choices if name}
+
+
+@pytest.mark.django_db
+def test_delete_selected_moves_a_conversation_and_what_it_owns_to_the_trash(admin_user):
+    # given
+    conversation = full_conversation()
+    exchange = conversation.exchanges.get()
+    # when
+    response = run_action(login(admin_user), Conversation, "delete_selected", [conversation])
+    # then the rows are still there, deleted at one instant
+    assert response.status_code == 302
+    assert not Conversation.objects.filter(pk=conversation.pk).exists()
+    deleted_at = Conversation.all_objects.get(pk=conversation.pk).deleted_at
+    assert deleted_at is not None
+    for model, lookup in (
+        (ConversationPromptResponse, {"pk": exchange.pk}),
+        (Prompt, {"pk": exchange.prompt_id}),
+        (AIResponse, {"pk": exchange.response_id}),
+        (Feedback, {"response_id": exchange.response_id}),
+        (Note, {"response_id": exchange.response_id}),
+        (Attachment, {"conversation": conversation}),
+    ):
+        assert model.all_objects.get(**lookup).deleted_at == deleted_at, model.__name__
+
+
+@pytest.mark.django_db
+def test_delete_selected_on_a_folder_takes_its_subfolders_and_conversations(admin_user):
+    # given
+    folder = FolderFactory()
+    child = FolderFactory(owner=folder.owner, parent=folder)
+    conversation = ConversationFactory(owner=folder.owner, folder=child)
+    # when: the parent and the child are both selected
+    run_action(login(admin_user), Folder, "delete_selected", [folder, child])
+    # then
+    assert Folder.all_objects.filter(pk__in=[folder.pk, child.pk], deleted_at__isnull=False).count() == 2
+    assert Conversation.all_objects.get(pk=conversation.pk).deleted_at is not None
+    assert Folder.objects.filter(owner=folder.owner).count() == 0
+
+
+@pytest.mark.django_db
+def test_restore_selected_brings_back_exactly_what_the_deletion_took(admin_user):
+    # given a note deleted on its own, then the conversation deleted
+    conversation = full_conversation()
+    exchange = conversation.exchanges.get()
+    lone_note = NoteFactory(
+        response=exchange.response, owner=conversation.owner, content="deleted on its own"
+    )
+    core_services.soft_delete(lone_note)
+    conversation_soft_delete(conversation=conversation)
+    client = login(admin_user)
+    # when
+    response = run_action(client, Conversation, "restore_selected", [conversation])
+    # then
+    assert response.status_code == 302
+    assert Conversation.objects.filter(pk=conversation.pk).exists()
+    assert ConversationPromptResponse.objects.filter(pk=exchange.pk).exists()
+    assert Prompt.objects.filter(pk=exchange.prompt_id).exists()
+    assert AIResponse.objects.filter(pk=exchange.response_id).exists()
+    assert Feedback.objects.filter(response_id=exchange.response_id).count() == 1
+    assert list(Note.objects.filter(response_id=exchange.response_id)) != []
+    assert Attachment.objects.filter(conversation=conversation).count() == 1
+    assert Note.all_objects.get(pk=lone_note.pk).deleted_at is not None
+    messages = [str(m) for m in client.get(url(Conversation, "changelist")).context["messages"]]
+    assert messages == ["1 conversation restored."]
+
+
+@pytest.mark.django_db
+def test_restore_that_would_reuse_a_taken_name_is_refused_with_a_message(admin_user):
+    # given a deleted tag whose name an alive tag has taken since
+    old = TagFactory(name="vision")
+    core_services.soft_delete(old)
+    TagFactory(name="Vision", slug="vision-2")
+    client = login(admin_user)
+    # when
+    run_action(client, Tag, "restore_selected", [old])
+    # then
+    assert Tag.all_objects.get(pk=old.pk).deleted_at is not None
+    messages = [str(m) for m in client.get(url(Tag, "changelist")).context["messages"]]
+    assert len(messages) == 1
+    assert "cannot be restored" in messages[0]
+
+
+@pytest.mark.django_db
+def test_the_deleted_filter_shows_the_trash(admin_user):
+    alive, deleted = SystemMessageFactory(), SystemMessageFactory()
+    core_services.soft_delete(deleted)
+    client = login(admin_user)
+    assert list(
+        client.get(url(SystemMessage, "changelist"), {"deleted": "yes"}).context["cl"].result_list
+    ) == [deleted]
+    assert list(
+        client.get(url(SystemMessage, "changelist"), {"deleted": "no"}).context["cl"].result_list
+    ) == [alive]
+    assert client.get(url(SystemMessage, "changelist")).context["cl"].result_count == 2
+
+
+@pytest.mark.django_db
+def test_a_deleted_row_opens_read_only(admin_user):
+    message = SystemMessageFactory()
+    core_services.soft_delete(message)
+    client = login(admin_user)
+    page = client.get(url(SystemMessage, "change", message.pk))
+    assert page.status_code == 200
+    assert page.context["has_change_permission"] is False
+    assert (
+        client.post(url(SystemMessage, "change", message.pk), {"name": "x", "content": "y"}).status_code
+        == 403
+    )
+
+
+@pytest.mark.django_db
+def test_an_attachment_opens_read_only_and_still_goes_to_the_trash(admin_user):
+    attachment = AttachmentFactory()
+    client = login(admin_user)
+    page = client.get(url(Attachment, "change", attachment.pk))
+    assert page.context["has_change_permission"] is False
+    assert attachment.file.name.encode() in page.content
+    assert (
+        client.post(url(Attachment, "change", attachment.pk), {"original_name": "x.txt"}).status_code == 403
+    )
+    run_action(client, Attachment, "delete_selected", [attachment])
+    assert Attachment.all_objects.get(pk=attachment.pk).deleted_at is not None
+
+
+@pytest.mark.django_db
+def test_admins_who_are_not_superusers_cannot_hard_delete(admin_user):
+    # given
+    conversation = ConversationFactory()
+    client = login(admin_user)
+    # then: no such action, and the delete page is refused
+    assert action_names(client, Conversation) == {"delete_selected", "restore_selected"}
+    assert client.get(url(Conversation, "delete", conversation.pk)).status_code == 403
+    assert client.post(url(Conversation, "delete", conversation.pk), {"post": "yes"}).status_code == 403
+    run_action(client, Conversation, "hard_delete_selected", [conversation], post="yes")
+    assert Conversation.objects.filter(pk=conversation.pk).exists()
+
+
+@pytest.mark.django_db
+def test_superusers_hard_delete_after_confirming(superuser):
+    # given
+    message = SystemMessageFactory()
+    client = login(superuser)
+    assert "hard_delete_selected" in action_names(client, SystemMessage)
+    # when: first the confirmation page, then the confirmed post it makes
+    confirmation = run_action(client, SystemMessage, "hard_delete_selected", [message])
+    assert SystemMessage.all_objects.filter(pk=message.pk).exists()
+    done = run_action(client, SystemMessage, "hard_delete_selected", [message], post="yes")
+    # then
+    assert confirmation.status_code == 200
+    assert b'name="action" value="hard_delete_selected"' in confirmation.content
+    assert b"deleted permanently" in confirmation.content
+    assert done.status_code == 302
+    assert not SystemMessage.all_objects.filter(pk=message.pk).exists()
+
+
+# --- the audit trail is read-only -------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("who", ["admin_user", "superuser"])
+def test_audit_events_cannot_be_changed_or_deleted(request, who):
+    # given
+    event = AuditEventFactory(action="user.lock", after={"locked_until": "soon"})
+    client = login(request.getfixturevalue(who))
+    # when
+    page = client.get(url(AuditEvent, "change", event.pk))
+    changed = client.post(url(AuditEvent, "change", event.pk), {"action": "tampered"})
+    delete_page = client.get(url(AuditEvent, "delete", event.pk))
+    deleted = client.post(url(AuditEvent, "delete", event.pk), {"post": "yes"})
+    listing = client.get(url(AuditEvent, "changelist"))
+    # then
+    assert page.status_code == 200
+    assert page.context["has_change_permission"] is False
+    assert page.context["has_delete_permission"] is False
+    assert b"locked_until" in page.content
+    assert (changed.status_code, delete_page.status_code, deleted.status_code) == (403, 403, 403)
+    assert listing.context["action_form"] is None
+    assert AuditEvent.objects.get(pk=event.pk).action == "user.lock"
+
+
+# --- users and roles --------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_lock_and_unlock_actions(admin_user):
+    # given
+    member = UserFactory(failed_login_count=4)
+    client = login(admin_user)
+    # when locked
+    run_action(client, User, "lock_selected", [member, admin_user])
+    member.refresh_from_db()
+    admin_user.refresh_from_db()
+    # then the member is locked for about 15 minutes, and the acting admin was left out
+    assert member.is_locked
+    assert 14 * 60 < (member.locked_until - timezone.now()).total_seconds() <= 15 * 60
+    assert member.version == 2
+    assert admin_user.locked_until is None
+    assert not Client().login(username=member.username, password=DEFAULT_PASSWORD)
+    locked_list = client.get(url(User, "changelist"), {"locked": "yes"}).context["cl"].result_list
+    assert list(locked_list) == [member]
+    # when unlocked
+    run_action(client, User, "unlock_selected", [member])
+    member.refresh_from_db()
+    # then
+    assert member.locked_until is None
+    assert member.failed_login_count == 0
+    assert Client().login(username=member.username, password=DEFAULT_PASSWORD)
+
+
+@pytest.mark.django_db
+def test_an_admin_cannot_delete_their_own_account_nor_a_superusers(admin_user, superuser):
+    client = login(admin_user)
+    run_action(client, User, "delete_selected", [admin_user, superuser])
+    assert User.objects.filter(pk__in=[admin_user.pk, superuser.pk]).count() == 2
+    messages = sorted(str(m) for m in client.get(url(User, "changelist")).context["messages"])
+    assert messages == sorted(
+        [
+            f"{admin_user.username}: You cannot delete your own account.",
+            f"{superuser.username}: Only a superuser can change a superuser's account.",
+        ]
+    )
+
+
+@pytest.mark.django_db
+def test_add_user_form_creates_an_account_with_the_user_role(admin_user):
+    # when
+    response = login(admin_user).post(
+        url(User, "add"),
+        {
+            "username": "newcomer",
+            "email": "NewComer@Example.com",
+            "display_name": "New Comer",
+            "usable_password": "true",
+            "password1": "a-long-enough-passphrase",
+            "password2": "a-long-enough-passphrase",
+        },
+    )
+    # then
+    assert response.status_code == 302
+    created = User.objects.get(username="newcomer")
+    assert response["Location"] == url(User, "change", created.pk)
+    assert created.email == "newcomer@example.com"
+    assert created.check_password("a-long-enough-passphrase")
+    assert list(created.groups.values_list("name", flat=True)) == [USER_ROLE]
+
+
+@pytest.mark.django_db
+def test_add_user_form_refuses_a_taken_email_in_another_case(admin_user):
+    UserFactory(email="taken@example.com")
+    response = login(admin_user).post(
+        url(User, "add"),
+        {
+            "username": "someone",
+            "email": "TAKEN@example.com",
+            "usable_password": "true",
+            "password1": "a-long-enough-passphrase",
+            "password2": "a-long-enough-passphrase",
+        },
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors
+    assert not User.all_objects.filter(username="someone").exists()
+
+
+@pytest.mark.django_db
+def test_password_change_page_sets_the_password(admin_user):
+    # given
+    member = UserFactory()
+    client = login(admin_user)
+    change_page = client.get(url(User, "change", member.pk))
+    password_url = reverse("admin:auth_user_password_change", args=[member.pk])
+    # when
+    page = client.get(password_url)
+    response = client.post(
+        password_url,
+        {
+            "password1": "another-long-passphrase",
+            "password2": "another-long-passphrase",
+            "usable_password": "true",
+        },
+    )
+    # then
+    assert b"../password/" in change_page.content
+    assert page.status_code == 200
+    assert response.status_code == 302
+    member.refresh_from_db()
+    assert member.check_password("another-long-passphrase")
+    assert member.version == 2
+
+
+@pytest.mark.django_db
+def test_an_admin_who_is_not_superuser_cannot_grant_superuser(admin_user):
+    client = login(admin_user)
+    data = user_form(admin_user, roles=[ADMIN_ROLE], is_superuser="on", is_staff="on", is_active="")
+    response = client.post(url(User, "change", admin_user.pk), data)
+    assert response.status_code == 302
+    admin_user.refresh_from_db()
+    assert not admin_user.is_superuser
+    assert admin_user.is_active
+
+
+@pytest.mark.django_db
+def test_a_built_in_or_held_role_cannot_be_deleted_nor_renamed(superuser):
+    # given
+    client = login(superuser)
+    admin_role = Group.objects.get(name=ADMIN_ROLE)
+    held = Group.objects.create(name="Moderator")
+    UserFactory().groups.add(held)
+    spare = Group.objects.create(name="Reviewer")
+    # then
+    assert "name" not in client.get(url(Group, "change", admin_role.pk)).context["adminform"].form.fields
+    assert client.get(url(Group, "delete", admin_role.pk)).status_code == 403
+    assert client.get(url(Group, "delete", held.pk)).status_code == 403
+    assert client.post(url(Group, "delete", spare.pk), {"post": "yes"}).status_code == 302
+    assert set(Group.objects.values_list("name", flat=True)) == {USER_ROLE, ADMIN_ROLE, "Moderator"}
+
+
+@pytest.mark.django_db
+def test_the_last_admin_cannot_give_up_the_role(admin_user):
+    # when the only Admin takes the role off their own account
+    client = login(admin_user)
+    response = client.post(url(User, "change", admin_user.pk), user_form(admin_user, roles=[USER_ROLE]))
+    # then nothing is saved and the page says why
+    assert response.status_code == 302
+    messages = [str(m) for m in client.get(response["Location"]).context["messages"]]
+    assert len(messages) == 1
+    assert "last account with the Admin role" in messages[0]
+    assert list(admin_user.groups.values_list("name", flat=True)) == [ADMIN_ROLE]
+
+
+@pytest.mark.django_db
+def test_roles_are_created_through_the_name_rules(admin_user):
+    client = login(admin_user)
+    assert client.post(url(Group, "add"), {"name": "Moderators"}).status_code == 302
+    refused = client.post(url(Group, "add"), {"name": "<script>"})
+    assert refused.status_code == 302
+    assert set(Group.objects.values_list("name", flat=True)) == {USER_ROLE, ADMIN_ROLE, "Moderators"}
+
+
+# --- editing ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_system_message_add_and_edit(admin_user):
+    client = login(admin_user)
+    # when added
+    response = client.post(
+        url(SystemMessage, "add"),
+        {"name": "Pirate", "content": "Answer like a pirate.", "description": "", "is_active": "on"},
+    )
+    # then
+    assert response.status_code == 302
+    message = SystemMessage.objects.get(name="Pirate")
+    assert message.version == 1
+    # when edited
+    response = client.post(
+        url(SystemMessage, "change", message.pk),
+        {"name": "Pirate", "content": "Arr, answer like a pirate.", "description": "fun", "is_active": "on"},
+    )
+    # then the row changed and its ETag moved on
+    assert response.status_code == 302
+    message.refresh_from_db()
+    assert (message.content, message.description, message.version) == ("Arr, answer like a pirate.", "fun", 2)
+    listing = client.get(url(SystemMessage, "changelist"), {"q": "pirate"})
+    assert b"Arr, answer like a pirate." in listing.content
+
+
+@pytest.mark.django_db
+def test_duplicate_name_is_a_form_error_not_a_server_error(admin_user):
+    # given two folders side by side; the owner is read-only on the form
+    first = FolderFactory(name="Work")
+    second = FolderFactory(owner=first.owner, name="Home")
+    # when the second is renamed to the first's name, differently cased
+    response = login(admin_user).post(url(Folder, "change", second.pk), {"name": "WORK", "parent": ""})
+    # then
+    assert response.status_code == 200
+    assert response.context["adminform"].form.non_field_errors()
+    second.refresh_from_db()
+    assert second.name == "Home"
+
+
+@pytest.mark.django_db
+def test_a_folder_cannot_move_under_another_users_folder_or_its_own_child(admin_user):
+    # given
+    folder = FolderFactory()
+    child = FolderFactory(owner=folder.owner, parent=folder)
+    foreign = FolderFactory()
+    client = login(admin_user)
+    for parent in (foreign, child):
+        # when the service refuses the move
+        response = client.post(
+            url(Folder, "change", folder.pk), {"name": "Renamed", "parent": str(parent.pk)}
+        )
+        # then the page comes back with the reason and nothing was written
+        assert response.status_code == 302
+        assert response["Location"] == url(Folder, "change", folder.pk)
+        page = client.get(response["Location"])
+        assert [m.level_tag for m in page.context["messages"]] == ["error"]
+        assert str(next(iter(page.context["messages"]))).startswith("Nothing was saved")
+        folder.refresh_from_db()
+        assert (folder.parent_id, folder.version) == (None, 1)
+        assert folder.name != "Renamed"
+
+
+@pytest.mark.django_db
+def test_ai_model_page_edits_its_tags_inline(admin_user):
+    # given a model with one tag, and another tag to add
+    pair = ModelTagFactory()
+    model, kept = pair.model, pair.tag
+    added = TagFactory(name="vision")
+    client = login(admin_user)
+    page = client.get(url(AIModel, "change", model.pk))
+    data = {
+        "name": model.name,
+        "description": model.description,
+        "model_type": model.model_type,
+        "is_active": "on",
+        "family": model.family,
+        "families": "llama",
+        "parameter_size": model.parameter_size,
+        "parameter_count": model.parameter_count,
+        "quantization_level": model.quantization_level,
+        "format": model.format,
+        "size": model.size,
+        "size_label": model.size_label,
+        "model_tags-TOTAL_FORMS": "2",
+        "model_tags-INITIAL_FORMS": "1",
+        "model_tags-MIN_NUM_FORMS": "0",
+        "model_tags-MAX_NUM_FORMS": "1000",
+        "model_tags-0-id": str(pair.pk),
+        "model_tags-0-model": str(model.pk),
+        "model_tags-0-tag": str(kept.pk),
+        "model_tags-1-id": "",
+        "model_tags-1-model": str(model.pk),
+        "model_tags-1-tag": str(added.pk),
+    }
+    # when
+    response = client.post(url(AIModel, "change", model.pk), data)
+    # then
+    assert page.status_code == 200
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert set(model.tags.values_list("name", flat=True)) == {kept.name, "vision"}
+
+
+def ai_model_form(model: AIModel | None = None, **overrides) -> dict:
+    """The POST of the AI model page with no tag rows (add them with `model_tags-*` keys)."""
+    data = {
+        "name": model.name if model else "",
+        "description": model.description if model else "",
+        "model_type": model.model_type if model else AIModel.ModelType.CHAT,
+        "family": model.family if model else "",
+        "families": ",".join(model.families) if model else "",
+        "parameter_size": model.parameter_size if model else "",
+        "model_tags-TOTAL_FORMS": "0",
+        "model_tags-INITIAL_FORMS": "0",
+        "model_tags-MIN_NUM_FORMS": "0",
+        "model_tags-MAX_NUM_FORMS": "1000",
+    }
+    if model is None or model.is_active:
+        data["is_active"] = "on"
+    return {**data, **overrides}
+
+
+@pytest.mark.django_db
+def test_adding_a_model_goes_through_the_catalogue_service(admin_user):
+    # given
+    tag = TagFactory(name="code")
+    data = ai_model_form(
+        name="qwen2.5-coder",
+        family="qwen2",
+        **{"model_tags-TOTAL_FORMS": "1", "model_tags-0-tag": str(tag.pk)},
+    )
+    # when
+    response = login(admin_user).post(url(AIModel, "add"), data)
+    # then the name is read the way Ollama reads it, and the tag went on with its search words
+    assert response.status_code == 302
+    model = AIModel.objects.get()
+    assert response["Location"] == url(AIModel, "changelist")
+    assert model.name == "qwen2.5-coder:latest"
+    assert list(model.tags.values_list("name", flat=True)) == ["code"]
+    assert model.tag_names == "code"
+
+
+@pytest.mark.django_db
+def test_editing_a_model_refreshes_explore_after_commit(admin_user, django_capture_on_commit_callbacks):
+    # given
+    model = AIModelFactory(is_active=True)
+    before = catalogue_cache.version()
+    # when unpublished and described anew
+    with django_capture_on_commit_callbacks(execute=True):
+        response = login(admin_user).post(
+            url(AIModel, "change", model.pk),
+            ai_model_form(model, description="Now with tools.", is_active=""),
+        )
+    # then
+    assert response.status_code == 302
+    model.refresh_from_db()
+    assert (model.description, model.is_active) == ("Now with tools.", False)
+    assert model.version == 3  # one edit, one unpublish
+    assert catalogue_cache.version() > before
+
+
+@pytest.mark.django_db
+def test_renaming_a_tag_reaches_its_models_search_words(admin_user):
+    pair = ModelTagFactory(tag__name="vision", tag__slug="vision")
+    refresh_tag_names([pair.model_id])
+    response = login(admin_user).post(
+        url(Tag, "change", pair.tag_id), {"name": "multimodal", "slug": "multimodal", "description": ""}
+    )
+    assert response.status_code == 302
+    pair.model.refresh_from_db()
+    assert pair.model.tag_names == "multimodal"
+
+
+@pytest.mark.django_db
+def test_superuser_hard_delete_of_a_tag_takes_it_off_its_models(superuser):
+    pair = ModelTagFactory(tag__name="vision", tag__slug="vision")
+    refresh_tag_names([pair.model_id])
+    response = run_action(login(superuser), Tag, "hard_delete_selected", [pair.tag], post="yes")
+    assert response.status_code == 302
+    assert not Tag.all_objects.filter(pk=pair.tag_id).exists()
+    pair.model.refresh_from_db()
+    assert pair.model.tag_names == ""
+
+
+@pytest.mark.django_db
+def test_superuser_hard_delete_of_a_conversation_leaves_no_orphan_messages(
+    superuser, django_capture_on_commit_callbacks
+):
+    # given
+    conversation = full_conversation()
+    exchange = conversation.exchanges.get()
+    attachment = Attachment.objects.get(conversation=conversation)
+    stored = attachment.file.path
+    client = login(superuser)
+    # when deleted from its page
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url(Conversation, "delete", conversation.pk), {"post": "yes"})
+    # then the conversation, its messages and its file are gone
+    assert response.status_code == 302
+    assert not Conversation.all_objects.filter(pk=conversation.pk).exists()
+    assert not Prompt.all_objects.filter(pk=exchange.prompt_id).exists()
+    assert not AIResponse.all_objects.filter(pk=exchange.response_id).exists()
+    assert not Attachment.all_objects.filter(pk=attachment.pk).exists()
+    assert not os.path.exists(stored)
+
+
+@pytest.mark.django_db
+def test_superuser_hard_delete_of_nested_folders_selected_together(superuser):
+    folder = FolderFactory()
+    child = FolderFactory(owner=folder.owner, parent=folder)
+    conversation = ConversationFactory(owner=folder.owner, folder=child)
+    response = run_action(login(superuser), Folder, "hard_delete_selected", [folder, child], post="yes")
+    assert response.status_code == 302
+    assert not Folder.all_objects.filter(owner=folder.owner).exists()
+    assert not Conversation.all_objects.filter(pk=conversation.pk).exists()
+
+
+@pytest.mark.django_db
+def test_editing_a_conversation_goes_through_its_service(admin_user):
+    # given
+    conversation = ConversationFactory(title="Old")
+    folder = FolderFactory(owner=conversation.owner)
+    data = {
+        "title": "  New title ",
+        "folder": str(folder.pk),
+        "system_message": "",
+        "system_prompt": "",
+        "default_options": "{}",
+        "is_pinned": "on",
+    }
+    # when
+    response = login(admin_user).post(url(Conversation, "change", conversation.pk), data)
+    # then
+    assert response.status_code == 302
+    conversation.refresh_from_db()
+    assert (conversation.title, conversation.folder_id, conversation.is_pinned) == (
+        "New title",
+        folder.pk,
+        True,
+    )
+    assert conversation.version == 2
+
+
+@pytest.mark.django_db
+def test_password_set_by_an_admin_signs_the_account_out_everywhere(admin_user):
+    member = UserFactory()
+    token = RefreshToken.for_user(member)
+    response = login(admin_user).post(
+        reverse("admin:auth_user_password_change", args=[member.pk]),
+        {
+            "password1": "another-long-passphrase",
+            "password2": "another-long-passphrase",
+            "usable_password": "true",
+        },
+    )
+    assert response.status_code == 302
+    assert BlacklistedToken.objects.filter(token__jti=token["jti"]).exists()
+
+
+@pytest.mark.django_db
+def test_a_conversation_page_links_to_its_exchanges(admin_user):
+    conversation = full_conversation()
+    ExchangeFactory()  # someone else's
+    client = login(admin_user)
+    page = client.get(url(Conversation, "change", conversation.pk))
+    link = f"{url(ConversationPromptResponse, 'changelist')}?conversation__id__exact={conversation.pk}"
+    assert link.encode() in page.content
+    listing = client.get(link)
+    assert [e.conversation_id for e in listing.context["cl"].result_list] == [conversation.pk]
+
+
+@pytest.mark.django_db
+def test_autocomplete_offers_only_alive_rows(admin_user):
+    conversation = ConversationFactory()
+    alive = FolderFactory(owner=conversation.owner, name="Projects alive")
+    gone = FolderFactory(owner=conversation.owner, name="Projects gone")
+    core_services.soft_delete(gone)
+    response = login(admin_user).get(
+        reverse("admin:autocomplete"),
+        {
+            "app_label": "conversations_app",
+            "model_name": "conversation",
+            "field_name": "folder",
+            "term": "Projects",
+        },
+    )
+    assert response.status_code == 200
+    assert [row["id"] for row in response.json()["results"]] == [str(alive.pk)]
+
+
+@pytest.mark.django_db
+def test_message_search_is_full_text(admin_user):
+    ExchangeFactory(prompt__content="How do volcanoes erupt?")
+    ExchangeFactory(prompt__content="Tell me about glaciers")
+    listing = login(admin_user).get(url(Prompt, "changelist"), {"q": "volcano"})
+    assert [p.content for p in listing.context["cl"].result_list] == ["How do volcanoes erupt?"]
+
+
+@pytest.mark.django_db
+def test_an_unfiltered_big_table_shows_the_planners_estimate(admin_user, monkeypatch):
+    # given a table PostgreSQL has analysed, then 2 more rows
+    AuditEventFactory.create_batch(5, actor_repr="alice")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE admin_app_auditevent")
+    analysed = AuditEvent.objects.count()
+    AuditEventFactory.create_batch(2, actor_repr="bob")
+    monkeypatch.setattr(EstimatedCountPaginator, "exact_below", 1)
+    client = login(admin_user)
+    # then the whole list is not counted, a filtered one is
+    assert client.get(url(AuditEvent, "changelist")).context["cl"].result_count == analysed
+    assert AuditEvent.objects.count() > analysed
+    assert client.get(url(AuditEvent, "changelist"), {"q": "bob"}).context["cl"].result_count == 2
+
+
+# --- query counts do not grow with rows -------------------------------------------------------------
+
+
+def _rows(model, count: int) -> None:
+    for _ in range(count):
+        MAKERS[model]()
+
+
+# Queries of one changelist page for an Admin-role user: session, user, role check, then the page's
+# own (count, rows, prefetches, filter choices). The same whatever the number of rows.
+CHANGELIST_QUERIES = {
+    User: 8,
+    Group: 6,
+    OutstandingToken: 6,
+    BlacklistedToken: 6,
+    Tag: 6,
+    AIModel: 9,
+    ModelTag: 7,
+    SystemMessage: 6,
+    AuditEvent: 6,
+    ModelPull: 6,
+    Folder: 6,
+    Conversation: 7,
+    ConversationPromptResponse: 6,
+    Prompt: 6,
+    AIResponse: 6,
+    Feedback: 6,
+    Note: 6,
+    Attachment: 6,
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("rows", [3, 20])
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m._meta.label)
+def test_changelist_query_count_does_not_grow_with_rows(admin_user, django_assert_num_queries, model, rows):
+    # given
+    _rows(model, rows)
+    client = login(admin_user)
+    # when / then
+    with django_assert_num_queries(CHANGELIST_QUERIES[model]):
+        response = client.get(url(model, "changelist"))
+    assert response.status_code == 200
+    assert response.context["cl"].result_count >= rows
