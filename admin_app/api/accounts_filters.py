@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django_filters import rest_framework as filters
 
 from admin_app.models import AuditEvent
-from conversations_app.api.filters import StrictBooleanFilter
+from core.api import StrictBooleanFilter
 
 User = get_user_model()
 

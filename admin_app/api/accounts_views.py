@@ -27,7 +27,7 @@ from admin_app.selectors import audit_event_list
 from auth_app import selectors as account_selectors
 from auth_app import services as account_services
 from auth_app.models import User
-from conversations_app.api.views import IF_MATCH, NO_CONTENT, ResourceViewSet
+from core.api import IF_MATCH, NO_CONTENT, ResourceViewSet
 from core.pagination import CursorPagination, PageNumberPagination
 from core.permissions import IsAdminRole
 

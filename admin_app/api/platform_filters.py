@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import django_filters
 
-from conversations_app.api.filters import StrictBooleanFilter
+from core.api import StrictBooleanFilter
 from models_app.filters import AIModelFilter
 from models_app.models import AIModel, InstallStatus
 

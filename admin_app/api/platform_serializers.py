@@ -15,7 +15,7 @@ from rest_framework import serializers
 from admin_app.models import ModelPull, SystemMessage
 from admin_app.selectors.database import STATEMENT_ORDERINGS
 from admin_app.selectors.usage import MAX_RANGE_DAYS, USAGE_GROUPS
-from conversations_app.api.chat_serializers import StrictKeysMixin
+from core.api import StrictKeysMixin
 from models_app.models import AIModel, Tag
 from models_app.selectors import AIMODEL_ORDERINGS
 from models_app.services import AIMODEL_EDITABLE_FIELDS

@@ -67,8 +67,7 @@ from admin_app.api.platform_serializers import (
     UsageQuerySerializer,
 )
 from admin_app.models import ModelPull, SystemMessage
-from conversations_app.api.chat_views import EVENT_STREAM, AsyncAPIView
-from conversations_app.api.views import IF_MATCH, NO_CONTENT
+from core.api import EVENT_STREAM, IF_MATCH, NO_CONTENT, AsyncAPIView
 from core.pagination import PageNumberPagination
 from core.permissions import IsAdminRole
 from models_app import selectors as catalogue_selectors

@@ -12,20 +12,10 @@ from rest_framework import serializers
 
 from conversations_app.models import AIResponse, Feedback
 from conversations_app.services.chat import METRIC_FIELDS
+from core.api import StrictKeysMixin
 
 MAX_PROMPT_CHARS = 100_000
 MAX_SYSTEM_PROMPT_CHARS = 20_000
-
-
-class StrictKeysMixin:
-    """Unknown keys are an error (a misspelt option must not be silently ignored)."""
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, Mapping):
-            unknown = sorted(set(data) - set(self.fields))  # type: ignore[attr-defined]
-            if unknown:
-                raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
-        return super().to_internal_value(data)  # type: ignore[misc]
 
 
 class StrictFloatField(serializers.FloatField):

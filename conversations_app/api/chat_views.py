@@ -9,7 +9,6 @@ a worker thread through `sync_to_async`, each service in its own short transacti
 from __future__ import annotations
 
 import asyncio
-import inspect
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
@@ -45,10 +44,9 @@ from conversations_app.services.chat import (
     exchange_regenerate,
     exchange_start,
 )
+from core.api import EVENT_STREAM, AsyncAPIView
 from core.exceptions import ApplicationError, error_body
 from core.pagination import CursorPagination
-
-EVENT_STREAM = "text/event-stream"
 
 SSE_DESCRIPTION = """
 With `stream: true` or `Accept: text/event-stream` the answer is streamed as Server-Sent Events
@@ -91,38 +89,6 @@ class HistoryPagination(CursorPagination):
     ordering = ("position",)
     page_size = 50
     max_page_size = 200
-
-
-class AsyncAPIView(APIView):
-    """An APIView whose handlers are coroutines.
-
-    DRF's request handling is synchronous (it reads the database and the cache to authenticate,
-    check permissions and throttle), so it runs in a worker thread; the handler itself runs on the
-    event loop. Errors still leave through the project's exception handler.
-    """
-
-    async def dispatch(self, request, *args, **kwargs):  # type: ignore[override]
-        self.args = args
-        self.kwargs = kwargs
-        request = self.initialize_request(request, *args, **kwargs)
-        self.request = request
-        self.headers = self.default_response_headers
-        try:
-            await sync_to_async(self.initial)(request, *args, **kwargs)
-            method = request.method.lower()
-            handler = getattr(self, method, None) if method in self.http_method_names else None
-            response = (handler or self.http_method_not_allowed)(request, *args, **kwargs)
-            if inspect.isawaitable(response):
-                response = await response
-        except Exception as exc:
-            response = self.handle_exception(exc)
-        self.response = self.finalize_response(request, response, *args, **kwargs)
-        return self.response
-
-    def perform_content_negotiation(self, request, force=False):
-        # Streams are written by the view itself; every DRF Response (an exchange, an error) is JSON,
-        # also for a client that accepts only text/event-stream.
-        return super().perform_content_negotiation(request, force=True)
 
 
 def _sse(event: str, data: dict[str, Any]) -> bytes:

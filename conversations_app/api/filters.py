@@ -5,15 +5,7 @@ from __future__ import annotations
 from django_filters import rest_framework as filters
 
 from conversations_app.models import Conversation, Folder
-
-
-class StrictBooleanFilter(filters.TypedChoiceFilter):
-    """`true`/`false` (or 1/0); anything else is a 400 rather than silently no filter."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        kwargs.setdefault("choices", [(value, value) for value in ("true", "false", "1", "0")])
-        kwargs.setdefault("coerce", lambda value: value in ("true", "1"))
-        super().__init__(*args, **kwargs)
+from core.api import StrictBooleanFilter
 
 
 class FolderFilter(filters.FilterSet):

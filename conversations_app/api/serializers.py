@@ -5,11 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework import serializers
 
-from conversations_app.api.chat_serializers import (
-    MAX_SYSTEM_PROMPT_CHARS,
-    ChatOptionsSerializer,
-    StrictKeysMixin,
-)
+from conversations_app.api.chat_serializers import MAX_SYSTEM_PROMPT_CHARS, ChatOptionsSerializer
 from conversations_app.models import (
     Attachment,
     Conversation,
@@ -18,6 +14,7 @@ from conversations_app.models import (
     Folder,
     Note,
 )
+from core.api import StrictKeysMixin
 
 # --- Folders -------------------------------------------------------------------------------------------
 

@@ -3,7 +3,6 @@ search, export, trash and usage. Each action validates, calls one service, seria
 
 from conversations_app.api.views.annotations import FeedbackView, NoteViewSet
 from conversations_app.api.views.attachments import AttachmentViewSet
-from conversations_app.api.views.base import IF_MATCH, NO_CONTENT, ResourceViewSet
 from conversations_app.api.views.conversations import ConversationViewSet
 from conversations_app.api.views.folders import FolderViewSet
 from conversations_app.api.views.search import SearchView
@@ -11,14 +10,11 @@ from conversations_app.api.views.trash import TrashedConversationViewSet, Trashe
 from conversations_app.api.views.usage import UserUsageView
 
 __all__ = [
-    "IF_MATCH",
-    "NO_CONTENT",
     "AttachmentViewSet",
     "ConversationViewSet",
     "FeedbackView",
     "FolderViewSet",
     "NoteViewSet",
-    "ResourceViewSet",
     "SearchView",
     "TrashView",
     "TrashedConversationViewSet",

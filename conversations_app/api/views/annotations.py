@@ -19,8 +19,9 @@ from conversations_app.api.serializers import (
     NoteSerializer,
     NoteUpdateSerializer,
 )
-from conversations_app.api.views.base import IF_MATCH, NO_CONTENT, ResourceViewSet, SpanPagination
+from conversations_app.api.views.base import SpanPagination
 from conversations_app.selectors import feedback_get, note_list, response_get_owned
+from core.api import IF_MATCH, NO_CONTENT, ResourceViewSet
 from core.services import parse_if_match
 
 

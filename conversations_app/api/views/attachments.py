@@ -18,8 +18,8 @@ from conversations_app.api.serializers import (
     AttachmentUploadSerializer,
 )
 from conversations_app.api.uploads import AttachmentMultiPartParser
-from conversations_app.api.views.base import NO_CONTENT, ResourceViewSet
 from conversations_app.selectors import attachment_list, conversation_get
+from core.api import NO_CONTENT, ResourceViewSet
 
 
 class ServeAnyContent(BaseContentNegotiation):

@@ -22,13 +22,14 @@ from conversations_app.api.serializers import (
     ConversationUpdateSerializer,
     UsageSerializer,
 )
-from conversations_app.api.views.base import IF_MATCH, NO_CONTENT, LastActivityPagination, ResourceViewSet
+from conversations_app.api.views.base import LastActivityPagination
 from conversations_app.selectors import (
     conversation_export,
     conversation_list,
     usage_by_model_and_day,
     usage_totals,
 )
+from core.api import IF_MATCH, NO_CONTENT, ResourceViewSet
 
 
 @extend_schema_view(

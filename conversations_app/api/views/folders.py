@@ -18,8 +18,9 @@ from conversations_app.api.serializers import (
     FolderSerializer,
     FolderUpdateSerializer,
 )
-from conversations_app.api.views.base import IF_MATCH, NO_CONTENT, NamePagination, ResourceViewSet
+from conversations_app.api.views.base import NamePagination
 from conversations_app.selectors import folder_list
+from core.api import IF_MATCH, NO_CONTENT, ResourceViewSet
 
 
 @extend_schema_view(

@@ -15,8 +15,9 @@ from conversations_app.api.serializers import (
     TrashedConversationSerializer,
     TrashedFolderSerializer,
 )
-from conversations_app.api.views.base import NO_CONTENT, ResourceViewSet, TrashPagination
+from conversations_app.api.views.base import TrashPagination
 from conversations_app.selectors import trashed_conversation_list, trashed_folder_list
+from core.api import NO_CONTENT, ResourceViewSet
 
 
 @extend_schema_view(

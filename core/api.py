@@ -1,0 +1,135 @@
+"""API plumbing every app's views share: the owner-scoped resource viewset with ETag/If-Match,
+an APIView with coroutine handlers (for streams), strict input helpers and schema bits."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.db.models import QuerySet
+from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework import serializers, status, viewsets
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.pagination import CursorPagination
+from core.services import parse_if_match
+
+EVENT_STREAM = "text/event-stream"
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description='The ETag last read (e.g. "3"); if the resource has changed since: 412, nothing written.',
+)
+NO_CONTENT = {204: OpenApiResponse(description="Done; no content.")}
+
+
+class StrictKeysMixin:
+    """Unknown keys are an error (a misspelt option must not be silently ignored)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            unknown = sorted(set(data) - set(self.fields))  # type: ignore[attr-defined]
+            if unknown:
+                raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+
+class StrictBooleanFilter(filters.TypedChoiceFilter):
+    """`true`/`false` (or 1/0); anything else is a 400 rather than silently no filter."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("choices", [(value, value) for value in ("true", "false", "1", "0")])
+        kwargs.setdefault("coerce", lambda value: value in ("true", "1"))
+        super().__init__(*args, **kwargs)
+
+
+class ResourceViewSet(viewsets.GenericViewSet):
+    """Base of the resource viewsets: the caller's rows come from a selector (`owned_queryset`), one
+    output serializer (`serializer_class`) and one input serializer per writing action; `If-Match`
+    is read for writes and every single-resource response carries the `ETag`."""
+
+    input_serializer_classes: dict[str, type[serializers.Serializer]] = {}
+    pagination_class = CursorPagination
+    lookup_value_converter = "uuid"
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def owned_queryset(self) -> QuerySet:
+        raise NotImplementedError
+
+    def get_queryset(self) -> QuerySet:
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no user
+            return self.serializer_class.Meta.model.objects.none()
+        return self.owned_queryset()
+
+    def get_serializer_class(self) -> type[serializers.Serializer]:
+        return self.input_serializer_classes.get(self.action, self.serializer_class)
+
+    def validated_input(self) -> dict[str, Any]:
+        serializer = self.get_serializer(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+    @property
+    def expected_version(self) -> int | None:
+        return parse_if_match(self.request.headers.get("If-Match"))
+
+    def respond(
+        self,
+        instance: Any,
+        *,
+        status_code: int = status.HTTP_200_OK,
+        serializer_class: type[serializers.Serializer] | None = None,
+    ) -> Response:
+        serializer = (serializer_class or self.serializer_class)(
+            instance, context=self.get_serializer_context()
+        )
+        response = Response(serializer.data, status=status_code)
+        if hasattr(instance, "etag"):
+            response["ETag"] = instance.etag
+        return response
+
+    def list(self, request, *args, **kwargs) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        serializer = self.serializer_class(page, many=True, context=self.get_serializer_context())
+        return self.get_paginated_response(serializer.data)
+
+    def retrieve(self, request, *args, **kwargs) -> Response:
+        return self.respond(self.get_object())
+
+
+class AsyncAPIView(APIView):
+    """An APIView whose handlers are coroutines.
+
+    DRF's request handling is synchronous (it reads the database and the cache to authenticate,
+    check permissions and throttle), so it runs in a worker thread; the handler itself runs on the
+    event loop. Errors still leave through the project's exception handler.
+    """
+
+    async def dispatch(self, request, *args, **kwargs):  # type: ignore[override]
+        self.args = args
+        self.kwargs = kwargs
+        request = self.initialize_request(request, *args, **kwargs)
+        self.request = request
+        self.headers = self.default_response_headers
+        try:
+            await sync_to_async(self.initial)(request, *args, **kwargs)
+            method = request.method.lower()
+            handler = getattr(self, method, None) if method in self.http_method_names else None
+            response = (handler or self.http_method_not_allowed)(request, *args, **kwargs)
+            if inspect.isawaitable(response):
+                response = await response
+        except Exception as exc:
+            response = self.handle_exception(exc)
+        self.response = self.finalize_response(request, response, *args, **kwargs)
+        return self.response
+
+    def perform_content_negotiation(self, request, force=False):
+        # Streams are written by the view itself; every DRF Response (an exchange, an error) is JSON,
+        # also for a client that accepts only text/event-stream.
+        return super().perform_content_negotiation(request, force=True)
