@@ -208,3 +208,19 @@ def test_queryset_delete_keeps_its_django_meaning():
     tag = TagFactory()
     Tag.objects.filter(pk=tag.pk).delete()
     assert not Tag.all_objects.filter(pk=tag.pk).exists()
+
+
+def test_hard_deleting_a_user_leaves_none_of_their_messages_behind():
+    # given a user with a conversation, and another user whose data must stay
+    conversation, _exchanges, _feedback, _note, _attachment = _conversation_graph()
+    kept = ExchangeFactory()
+    owner = conversation.owner
+
+    # when a superuser deletes the account for good
+    type(owner).all_objects.filter(pk=owner.pk).delete()
+
+    # then every row that was theirs is gone, and only the other user's exchange remains
+    assert list(Prompt.all_objects.all()) == [kept.prompt]
+    assert list(AIResponse.all_objects.all()) == [kept.response]
+    assert Attachment.all_objects.count() == 0
+    assert Note.all_objects.count() == 0
