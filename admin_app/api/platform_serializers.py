@@ -14,7 +14,7 @@ from rest_framework import serializers
 
 from admin_app.models import ModelPull, SystemMessage
 from admin_app.selectors.database import STATEMENT_ORDERINGS
-from admin_app.selectors.usage import MAX_RANGE_DAYS, USAGE_GROUPS
+from conversations_app.selectors import PLATFORM_USAGE_GROUPS, PLATFORM_USAGE_MAX_DAYS
 from core.api import StrictKeysMixin
 from models_app.models import AIModel, Tag
 from models_app.selectors import AIMODEL_ORDERINGS
@@ -335,8 +335,10 @@ class DateRangeQuerySerializer(FromFieldMixin, serializers.Serializer):
         start = attrs.get("from") or end - datetime.timedelta(days=DEFAULT_USAGE_DAYS - 1)
         if start > end:
             raise serializers.ValidationError({"from": ["Must not be after `to`."]})
-        if (end - start).days + 1 > MAX_RANGE_DAYS:
-            raise serializers.ValidationError({"from": [f"The range is limited to {MAX_RANGE_DAYS} days."]})
+        if (end - start).days + 1 > PLATFORM_USAGE_MAX_DAYS:
+            raise serializers.ValidationError(
+                {"from": [f"The range is limited to {PLATFORM_USAGE_MAX_DAYS} days."]}
+            )
         return {**attrs, "from": start, "to": end}
 
 
@@ -345,7 +347,7 @@ def _rounded(value: float | None, digits: int) -> float | None:
 
 
 class UsageQuerySerializer(DateRangeQuerySerializer):
-    group_by = serializers.ChoiceField(choices=sorted(USAGE_GROUPS), default="model")
+    group_by = serializers.ChoiceField(choices=sorted(PLATFORM_USAGE_GROUPS), default="model")
 
 
 class PlatformUsageMeasuresSerializer(serializers.Serializer):

@@ -67,6 +67,7 @@ from admin_app.api.platform_serializers import (
     UsageQuerySerializer,
 )
 from admin_app.models import ModelPull, SystemMessage
+from conversations_app import selectors as conversation_selectors
 from core.api import EVENT_STREAM, IF_MATCH, NO_CONTENT, AsyncAPIView
 from core.pagination import PageNumberPagination
 from core.permissions import IsAdminRole
@@ -505,9 +506,9 @@ class UsageView(AdminReportView):
     def get(self, request: Request) -> Response:
         params = query_params(UsageQuerySerializer, request)
         start, end, group_by = params["from"], params["to"], params["group_by"]
-        totals = selectors.usage_totals(start=start, end=end)
+        totals = conversation_selectors.platform_usage_totals(start=start, end=end)
         return self.paginated(
-            selectors.usage_by_day(start=start, end=end, group_by=group_by),
+            conversation_selectors.platform_usage_by_day(start=start, end=end, group_by=group_by),
             PlatformUsageRowSerializer,
             **{
                 "from": start,
@@ -527,9 +528,9 @@ class FeedbackUsageView(AdminReportView):
     def get(self, request: Request) -> Response:
         params = query_params(DateRangeQuerySerializer, request)
         start, end = params["from"], params["to"]
-        totals = selectors.feedback_totals(start=start, end=end)
+        totals = conversation_selectors.platform_feedback_totals(start=start, end=end)
         return self.paginated(
-            selectors.feedback_by_model(start=start, end=end),
+            conversation_selectors.platform_feedback_by_model(start=start, end=end),
             ModelFeedbackRowSerializer,
             **{"from": start, "to": end, "totals": ModelFeedbackMeasuresSerializer(totals).data},
         )

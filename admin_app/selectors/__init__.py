@@ -1,5 +1,5 @@
-"""Reads of admin_app's tables: system messages (for other apps) and the audit trail; inference, usage
-and database reports for staff."""
+"""Reads of admin_app's tables: system messages (for other apps) and the audit trail; inference and
+database reports for staff. Platform usage is read through conversations_app's selectors."""
 
 from admin_app.selectors.audit import audit_event_list
 from admin_app.selectors.database import (
@@ -17,7 +17,6 @@ from admin_app.selectors.system_messages import (
     system_message_get_active,
     system_message_list,
 )
-from admin_app.selectors.usage import feedback_by_model, feedback_totals, usage_by_day, usage_totals
 
 __all__ = [
     "ConnectionsSummary",
@@ -29,14 +28,10 @@ __all__ = [
     "database_migrations",
     "database_slow_statements",
     "database_tables",
-    "feedback_by_model",
-    "feedback_totals",
     "model_pull_get",
     "model_pull_list",
     "ollama_model_list",
     "system_message_get",
     "system_message_get_active",
     "system_message_list",
-    "usage_by_day",
-    "usage_totals",
 ]

@@ -11,11 +11,21 @@ from conversations_app.selectors.conversations import (
 from conversations_app.selectors.feedback import feedback_get
 from conversations_app.selectors.folders import folder_get_owned, folder_list
 from conversations_app.selectors.notes import note_list
+from conversations_app.selectors.platform_usage import (
+    PLATFORM_USAGE_GROUPS,
+    PLATFORM_USAGE_MAX_DAYS,
+    platform_feedback_by_model,
+    platform_feedback_totals,
+    platform_usage_by_day,
+    platform_usage_totals,
+)
 from conversations_app.selectors.search import SearchHit, message_search, message_search_statement
 from conversations_app.selectors.trash import trashed_conversation_list, trashed_folder_list
 from conversations_app.selectors.usage import usage_by_model_and_day, usage_totals
 
 __all__ = [
+    "PLATFORM_USAGE_GROUPS",
+    "PLATFORM_USAGE_MAX_DAYS",
     "ConversationExport",
     "SearchHit",
     "attachment_list",
@@ -28,6 +38,10 @@ __all__ = [
     "message_search",
     "message_search_statement",
     "note_list",
+    "platform_feedback_by_model",
+    "platform_feedback_totals",
+    "platform_usage_by_day",
+    "platform_usage_totals",
     "response_get_owned",
     "trashed_conversation_list",
     "trashed_folder_list",

@@ -18,15 +18,15 @@ from conversations_app.models import AIResponse, Feedback
 
 UsageGroup = Literal["model", "user"]
 # The columns a report groups by, and its order within a day.
-USAGE_GROUPS: dict[str, tuple[str, ...]] = {
+PLATFORM_USAGE_GROUPS: dict[str, tuple[str, ...]] = {
     "model": ("model_name",),
     "user": ("owner_id", "owner__username"),
 }
-USAGE_ORDERINGS: dict[str, tuple[str, ...]] = {
+PLATFORM_USAGE_ORDERINGS: dict[str, tuple[str, ...]] = {
     "model": ("model_name",),
     "user": ("owner__username", "owner_id"),
 }
-MAX_RANGE_DAYS = 366
+PLATFORM_USAGE_MAX_DAYS = 366
 NANOSECONDS = 1_000_000_000
 
 
@@ -62,21 +62,21 @@ def _responses(start: datetime.date, end: datetime.date) -> QuerySet[AIResponse]
     return AIResponse.all_objects.filter(**_day_bounds(start, end))
 
 
-def usage_by_day(*, start: datetime.date, end: datetime.date, group_by: UsageGroup) -> QuerySet:
+def platform_usage_by_day(*, start: datetime.date, end: datetime.date, group_by: UsageGroup) -> QuerySet:
     """One row per (UTC day, model name) or (UTC day, user): `day`, the group's key (`model_name`, or
     `owner_id` and `owner__username`), `messages` (answers), `prompt_tokens`, `completion_tokens` and
     `tokens_per_second` (NULL without timed answers). Oldest day first, then by the key."""
-    keys = USAGE_GROUPS[group_by]
+    keys = PLATFORM_USAGE_GROUPS[group_by]
     return (
         _responses(start, end)
         .annotate(day=TruncDate("created_at", tzinfo=datetime.UTC))
         .values("day", *keys)
         .annotate(**_usage_measures())
-        .order_by("day", *USAGE_ORDERINGS[group_by])
+        .order_by("day", *PLATFORM_USAGE_ORDERINGS[group_by])
     )
 
 
-def usage_totals(*, start: datetime.date, end: datetime.date) -> dict[str, Any]:
+def platform_usage_totals(*, start: datetime.date, end: datetime.date) -> dict[str, Any]:
     """The same measures over the whole range, with how many users and models had answers."""
     return _responses(start, end).aggregate(
         **_usage_measures(),
@@ -97,7 +97,7 @@ def _feedback_measures() -> dict[str, Any]:
     }
 
 
-def feedback_by_model(*, start: datetime.date, end: datetime.date) -> QuerySet:
+def platform_feedback_by_model(*, start: datetime.date, end: datetime.date) -> QuerySet:
     """Alive feedback given over the days, per model name of the rated answer: `up`, `down`, `total`
     and `up_ratio` (up / total), by model name."""
     return (
@@ -109,7 +109,7 @@ def feedback_by_model(*, start: datetime.date, end: datetime.date) -> QuerySet:
     )
 
 
-def feedback_totals(*, start: datetime.date, end: datetime.date) -> dict[str, Any]:
+def platform_feedback_totals(*, start: datetime.date, end: datetime.date) -> dict[str, Any]:
     """Feedback over the days, all models together."""
     totals = _feedback(start, end).aggregate(**_feedback_measures())
     totals["up_ratio"] = totals["up"] / totals["total"] if totals["total"] else None
