@@ -83,6 +83,16 @@ class ServiceUnavailable(ApplicationError):
     default_message = "A service this request needs is unavailable."
 
 
+# SQLSTATEs of the integrity errors that are conflicts with existing rows: unique and exclusion
+# violations. A check, not-null or foreign-key violation is a bug in the code that wrote, not a conflict.
+CONFLICT_SQLSTATES = frozenset({"23505", "23P01"})
+
+
+def is_conflict(exc: IntegrityError) -> bool:
+    """True when `exc` is a unique or exclusion violation (psycopg's error is Django's `__cause__`)."""
+    return getattr(exc.__cause__, "sqlstate", None) in CONFLICT_SQLSTATES
+
+
 def error_body(code: str, message: str, fields: dict | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "fields": fields or {}}}
 
@@ -132,8 +142,9 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
-    elif isinstance(exc, IntegrityError):
-        # A constraint decided a race the serializers could not see: a conflict, not a crash.
+    elif isinstance(exc, IntegrityError) and is_conflict(exc):
+        # A constraint decided a race the serializers could not see: a conflict, not a crash. Any
+        # other integrity error is left to Django: a bug, logged as a 500 (`server_error_view`).
         logger.info("integrity error turned into 409: %s", exc)
         return Response(
             error_body("conflict", "The request conflicts with existing data."),

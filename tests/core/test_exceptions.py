@@ -1,6 +1,12 @@
 """Every error leaves the API as {"error": {"code", "message", "fields"}} with the right status."""
 
+import logging
+
 import pytest
+from django.db import IntegrityError, connection
+from rest_framework.test import APIClient
+
+from tests.core.urls import PROBE_TABLE
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.core.urls")]
 
@@ -59,10 +65,49 @@ def test_application_errors_keep_their_status_code_and_message(anon_client):
     assert anon_client.get("/too-large").status_code == 413
 
 
-def test_unhandled_integrity_error_is_a_409_not_a_500(anon_client):
-    response = anon_client.get("/integrity")
+@pytest.fixture
+def probe_table():
+    """A temporary table with one constraint of each kind; returns how many rows it holds."""
+    with connection.cursor() as cursor:
+        cursor.execute(PROBE_TABLE)
+
+    def rows() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM integrity_probe")
+            return cursor.fetchone()[0]
+
+    return rows
+
+
+@pytest.mark.parametrize("violation", ["unique", "exclusion"])
+def test_a_unique_or_exclusion_violation_is_a_409_conflict(anon_client, probe_table, violation):
+    response = anon_client.post(f"/api/integrity/{violation}")
+
     assert response.status_code == 409
-    assert _shape(response)["code"] == "conflict"
+    assert _shape(response) == {
+        "code": "conflict",
+        "message": "The request conflicts with existing data.",
+        "fields": {},
+    }
+    assert probe_table() == 0
+
+
+@pytest.mark.parametrize("violation", ["check", "not_null", "foreign_key"])
+def test_any_other_integrity_error_is_a_logged_500(probe_table, violation, caplog):
+    client = APIClient(raise_request_exception=False)
+
+    with caplog.at_level(logging.ERROR, logger="django.request"):
+        response = client.post(f"/api/integrity/{violation}")
+
+    assert response.status_code == 500
+    assert _shape(response) == {
+        "code": "server_error",
+        "message": "An unexpected error occurred.",
+        "fields": {},
+    }
+    [record] = [r for r in caplog.records if r.name == "django.request" and r.levelno == logging.ERROR]
+    assert isinstance(record.exc_info[1], IntegrityError)
+    assert probe_table() == 0
 
 
 def test_django_validation_error_is_a_400_with_fields(anon_client):
