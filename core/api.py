@@ -3,12 +3,15 @@ an APIView with coroutine handlers (for streams), strict input helpers and schem
 
 from __future__ import annotations
 
+import datetime
 import inspect
 from collections.abc import Mapping
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from django_filters import fields as filter_fields
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
@@ -17,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.pagination import CursorPagination
+from core.parsers import check_json_value, json_loads
 from core.services import parse_if_match
 
 EVENT_STREAM = "text/event-stream"
@@ -47,6 +51,40 @@ class StrictBooleanFilter(filters.TypedChoiceFilter):
         kwargs.setdefault("choices", [(value, value) for value in ("true", "false", "1", "0")])
         kwargs.setdefault("coerce", lambda value: value in ("true", "1"))
         super().__init__(*args, **kwargs)
+
+
+class UTCIsoDateTimeField(filter_fields.IsoDateTimeField):
+    """An ISO 8601 instant, converted to UTC: PostgreSQL refuses UTC offsets beyond ±15:59 that
+    Python accepts (up to ±23:59), and an instant beyond the years 1-9999 in UTC is no instant."""
+
+    def to_python(self, value: Any) -> datetime.datetime | None:
+        value = super().to_python(value)
+        if value is None:
+            return None
+        try:
+            return value.astimezone(datetime.UTC)
+        except OverflowError:
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from None
+
+
+class IsoDateTimeFilter(filters.IsoDateTimeFilter):
+    """django-filter's ISO 8601 filter, with the instant in UTC (see UTCIsoDateTimeField)."""
+
+    field_class = UTCIsoDateTimeField
+
+
+class JSONField(serializers.JSONField):
+    """Any JSON value, held to what the API's JSON parser accepts (core.parsers): also a JSON text
+    sent as a multipart form field, which DRF would decode with the lenient `json` module."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        try:
+            if self.binary or getattr(data, "is_json_string", False):
+                return json_loads(data.decode() if isinstance(data, bytes) else data)
+            check_json_value(data)
+        except (TypeError, ValueError):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class ResourceViewSet(viewsets.GenericViewSet):

@@ -181,7 +181,7 @@ cmd_run() {
   log "serving on http://$HTTP_HOST:$HTTP_PORT  (API docs /api/docs/, admin /admin/; Ctrl-C stops)"
   # /metrics adds up every worker's figures from files here (prometheus_client's multiprocess mode).
   rm -rf "$LOCAL/prometheus" && mkdir -p "$LOCAL/prometheus"
-  PROMETHEUS_MULTIPROC_DIR="$LOCAL/prometheus" "$VENV/bin/gunicorn" config.asgi:application -k uvicorn.workers.UvicornWorker \
+  PROMETHEUS_MULTIPROC_DIR="$LOCAL/prometheus" "$VENV/bin/gunicorn" config.asgi:application -k config.workers.UvicornWorker \
     -b "$HTTP_HOST:$HTTP_PORT" -w "${WEB_CONCURRENCY:-2}" --access-logfile - &
   CHILD_PIDS="$CHILD_PIDS $!"
   wait -n $CHILD_PIDS

@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django_filters import rest_framework as filters
 
 from admin_app.models import AuditEvent
-from core.api import StrictBooleanFilter
+from core.api import IsoDateTimeFilter, StrictBooleanFilter
 
 User = get_user_model()
 
@@ -50,10 +50,10 @@ class AuditEventFilter(filters.FilterSet):
     action = filters.CharFilter(max_length=100, help_text="e.g. updated, soft_deleted, login_failed")
     target_type = filters.CharFilter(max_length=100, help_text="Model label, e.g. auth_app.user")
     target_id = filters.CharFilter(max_length=64)
-    created_after = filters.IsoDateTimeFilter(
+    created_after = IsoDateTimeFilter(
         field_name="created_at", lookup_expr="gte", help_text="From this instant (ISO 8601), inclusive"
     )
-    created_before = filters.IsoDateTimeFilter(
+    created_before = IsoDateTimeFilter(
         field_name="created_at", lookup_expr="lt", help_text="Up to this instant (ISO 8601), exclusive"
     )
 

@@ -17,7 +17,7 @@ from admin_app.selectors.database import STATEMENT_ORDERINGS
 from conversations_app.selectors import PLATFORM_USAGE_GROUPS, PLATFORM_USAGE_MAX_DAYS
 from core.api import StrictKeysMixin
 from models_app.models import AIModel, Tag
-from models_app.selectors import AIMODEL_ORDERINGS
+from models_app.selectors import AIMODEL_ORDERINGS, normalise_model_name
 from models_app.services import AIMODEL_EDITABLE_FIELDS
 
 # Ollama's model names: [host/][namespace/]model[:tag]; letters, digits, '.', '_' and '-' in each part.
@@ -31,7 +31,11 @@ DEFAULT_USAGE_DAYS = 30
 class OllamaModelNameField(serializers.CharField):
     """A model name as Ollama writes it, e.g. `llama3.2:3b` or `hf.co/org/model:Q4_K_M`."""
 
-    default_error_messages = {"name": "Not an Ollama model name (e.g. llama3.2:3b)."}
+    default_error_messages = {
+        "name": "Not an Ollama model name (e.g. llama3.2:3b).",
+        "name_length": "Ensure this name has no more than {max_length} characters, with the `:latest` "
+        "that a name without a tag gets.",
+    }
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", 200)
@@ -42,6 +46,9 @@ class OllamaModelNameField(serializers.CharField):
         value = super().to_internal_value(data)
         if not OLLAMA_NAME.fullmatch(value):
             self.fail("name")
+        if self.max_length is not None and len(normalise_model_name(value)) > self.max_length:
+            # The name is stored as Ollama reads it, with `:latest` when no tag is given.
+            self.fail("name_length", max_length=self.max_length)
         return value
 
 

@@ -20,7 +20,8 @@ execute-wrapper sets right before every INSERT/UPDATE/DELETE on an audited table
 `AuditContext`:
 
 - every HTTP request has one (`admin_app.middleware.AuditContextMiddleware`): the actor is the
-  authenticated user (JWT or session, read when the write happens), the IP is the peer address, the
+  authenticated user (JWT or session, read when the write happens), the IP is the client's
+  (`core.http.client_ip`: the peer address, or X-Forwarded-For of `NUM_PROXIES` trusted proxies), the
   request id is core.request_id's; requests under `/api/v1/admin/` and `/admin/` are staff requests,
   for which changes to users' content are recorded in full, not only their trips to the trash;
 - Celery tasks run under the context of the request that queued them (actor, IP and request id travel
@@ -53,6 +54,7 @@ from django.db import models
 from django.http import HttpRequest
 
 from admin_app.models import AuditEvent
+from core.http import client_ip
 from core.request_id import get_request_id
 from core.task_context import carry_into_tasks
 
@@ -144,12 +146,6 @@ def normalised_ip(value: str | None) -> str:
         return str(ipaddress.ip_address((value or "").strip()))
     except ValueError:
         return ""
-
-
-def client_ip(request: HttpRequest) -> str:
-    """The peer address as the server reports it. Behind a reverse proxy, let the server rewrite it
-    from the proxy's header (uvicorn/gunicorn `--forwarded-allow-ips`)."""
-    return normalised_ip(request.META.get("REMOTE_ADDR"))
 
 
 def is_staff_request(request: HttpRequest) -> bool:

@@ -33,7 +33,7 @@ from admin_app.models import ACTIVE_PULL_STATUSES, ModelPull, PullStatus
 from admin_app.services.audit import audit_record
 from admin_app.services.catalogue import ollama_listing_entry
 from conversations_app.ollama import OllamaClient
-from core.exceptions import ApplicationError, BadGateway, Conflict, NotFound
+from core.exceptions import ApplicationError, BadGateway, Conflict, NotFound, ValidationFailed
 from models_app import services as catalogue
 from models_app.models import AIModel, InstallStatus
 from models_app.selectors import aimodel_by_names, normalise_model_name
@@ -170,6 +170,9 @@ def model_pull_request(*, model_name: str, requested_by: Any = None) -> PullRequ
     replaced by a new one.
     """
     model_name = normalise_model_name(model_name)
+    longest = ModelPull._meta.get_field("model_name").max_length
+    if not model_name or len(model_name) > longest:
+        raise ValidationFailed(fields={"model": [f"A model name has 1 to {longest} characters."]})
     active = _active_pull(model_name)
     if active is not None and not _is_stale(active):
         return PullRequestOutcome(pull=active, started=False)

@@ -10,6 +10,7 @@ from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from auth_app.models import User
+from core.api import JSONField
 
 PASSWORD_MAX_LENGTH = 128
 PREFERENCES_MAX_BYTES = 16 * 1024
@@ -150,9 +151,7 @@ class ProfileUpdateSerializer(serializers.Serializer):
     username = username_field(required=False)
     email = email_field(required=False)
     display_name = StrictCharField(max_length=150, required=False, allow_blank=True)
-    preferences = serializers.JSONField(
-        required=False, help_text="A JSON object (at most 16 KiB), replaced as a whole."
-    )
+    preferences = JSONField(required=False, help_text="A JSON object (at most 16 KiB), replaced as a whole.")
     current_password = password_field(required=False, help_text="Required when changing the e-mail address.")
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:

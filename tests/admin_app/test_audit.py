@@ -209,6 +209,28 @@ def test_sign_in_events_carry_the_request_id_and_address_and_are_recorded_once(s
     assert success_event.ip_address == "198.51.100.4"
 
 
+def test_the_recorded_address_is_the_peer_not_what_the_client_claims():
+    user = UserFactory()
+
+    login(APIClient(), user.username, REMOTE_ADDR="198.51.100.4", HTTP_X_FORWARDED_FOR="203.0.113.9")
+
+    assert target_events(user)[-1].ip_address == "198.51.100.4"
+
+
+def test_behind_a_trusted_proxy_the_recorded_address_is_the_one_it_saw(settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    user = UserFactory()
+
+    login(
+        APIClient(),
+        user.username,
+        REMOTE_ADDR="192.0.2.10",
+        HTTP_X_FORWARDED_FOR="203.0.113.9, 198.51.100.4",
+    )
+
+    assert target_events(user)[-1].ip_address == "198.51.100.4"
+
+
 def test_a_lockout_records_the_failure_and_the_lock(settings):
     user = UserFactory()
 
@@ -342,6 +364,40 @@ def test_a_forged_cursor_is_a_404(admin_client_api):
 
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("offset", ["+16:00", "+20:00", "-23:59"])
+def test_a_utc_offset_postgresql_refuses_still_filters_by_the_instant(admin_client_api, trail, offset):
+    # given: an instant an hour ahead, written with an offset Python reads but PostgreSQL refuses
+    sign, hours, minutes = offset[0], int(offset[1:3]), int(offset[4:])
+    zone = timezone.get_fixed_timezone((-1 if sign == "-" else 1) * (hours * 60 + minutes))
+    ahead = (timezone.now() + timedelta(hours=1)).astimezone(zone).replace(microsecond=0)
+
+    # when
+    after = admin_client_api.get(AUDIT_URL, {"created_after": ahead.isoformat()})
+    before = admin_client_api.get(AUDIT_URL, {"created_before": ahead.isoformat()})
+
+    # then
+    assert ahead.isoformat().endswith(offset)
+    assert (after.status_code, before.status_code) == (200, 200), after.content
+    assert after.json()["results"] == []
+    assert len(before.json()["results"]) == AuditEvent.objects.count()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"created_after": "2024-01-01T00:00:00+99:00"},
+        {"created_after": "2024-01-01T00:00:00+24:00"},
+        {"created_after": "0001-01-01T00:00:00+01:00"},  # before the year 1 in UTC
+        {"created_before": "9999-12-31T23:59:59-01:00"},  # after the year 9999 in UTC
+    ],
+)
+def test_an_instant_out_of_range_is_a_400(admin_client_api, params):
+    response = admin_client_api.get(AUDIT_URL, params)
+
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["fields"] == {key: ["Enter a valid date/time."] for key in params}
 
 
 # --- background tasks --------------------------------------------------------------------------------

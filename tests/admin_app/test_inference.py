@@ -26,6 +26,7 @@ from admin_app.models import AuditEvent, ModelPull
 from admin_app.services import inference
 from admin_app.tasks import pull_model
 from config.celery import app as celery_app
+from core.exceptions import ValidationFailed
 from core.permissions import ADMIN_ROLE
 from models_app.models import AIModel, InstallStatus
 from tests.admin_app.factories import ModelPullFactory
@@ -397,6 +398,9 @@ def test_the_database_allows_one_active_pull_per_model_name():
         {"model": ""},
         {"model": "two words"},
         {"model": "x" * 201},
+        {"model": "x" * 200},  # stored as Ollama reads it: with `:latest`, 207 characters
+        {"model": "x" * 194},
+        {"model": "x" * 150 + "/" + "y" * 48},
         {"model": ["llama3"]},
         {"model": "a", "b": 1},
     ],
@@ -406,6 +410,23 @@ def test_a_pull_refuses_bad_input_and_asks_ollama_nothing(admin_client_api, fake
 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid"
+    assert fake_ollama.requests == []
+    assert not ModelPull.objects.exists()
+
+
+def test_a_name_that_fits_the_column_with_its_implied_tag_is_pulled(admin_client_api, fake_ollama):
+    name = "x" * 193  # + ":latest" = 200 characters
+
+    response = admin_client_api.post(PULLS_URL, {"model": name}, format="json")
+
+    assert response.status_code == 202, response.content
+    assert ModelPull.objects.get().model_name == f"{name}:latest"
+
+
+def test_the_pull_service_refuses_a_name_too_long_for_the_column(fake_ollama):
+    with pytest.raises(ValidationFailed):
+        inference.model_pull_request(model_name="x" * 200)
+
     assert fake_ollama.requests == []
     assert not ModelPull.objects.exists()
 

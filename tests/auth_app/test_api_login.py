@@ -215,3 +215,51 @@ def test_login_query_count_is_pinned(django_assert_num_queries, earlier_sessions
 
     assert response.status_code == 200
     assert User.objects.get(pk=user.pk).failed_login_count == 0
+
+
+@pytest.mark.django_db
+def test_the_per_ip_throttle_is_not_bypassed_by_x_forwarded_for():
+    # given: ten failed attempts from one address, each claiming another one in X-Forwarded-For
+    for number in range(10):
+        login(APIClient(), f"nobody-{number}", "wrong-password", HTTP_X_FORWARDED_FOR=f"10.0.0.{number}")
+
+    # when
+    response = login(APIClient(), "nobody-else", "wrong-password", HTTP_X_FORWARDED_FOR="10.0.1.1")
+
+    # then: no proxy is configured (NUM_PROXIES=0), so the header is ignored
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "throttled"
+
+
+@pytest.mark.django_db
+def test_behind_a_trusted_proxy_the_address_it_saw_is_throttled(settings):
+    # given: one proxy in front; it appends the address it saw to what the client sent
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    for number in range(10):
+        login(
+            APIClient(),
+            f"nobody-{number}",
+            "wrong-password",
+            REMOTE_ADDR="192.0.2.10",
+            HTTP_X_FORWARDED_FOR=f"10.0.0.{number}, 198.51.100.1",
+        )
+
+    # when
+    spoofing = login(
+        APIClient(),
+        "nobody-else",
+        "wrong-password",
+        REMOTE_ADDR="192.0.2.10",
+        HTTP_X_FORWARDED_FOR="10.0.1.1, 198.51.100.1",
+    )
+    another_client = login(
+        APIClient(),
+        "nobody-else",
+        "wrong-password",
+        REMOTE_ADDR="192.0.2.10",
+        HTTP_X_FORWARDED_FOR="198.51.100.2",
+    )
+
+    # then
+    assert spoofing.status_code == 429
+    assert another_client.status_code == 401

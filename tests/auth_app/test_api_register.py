@@ -186,3 +186,28 @@ def test_concurrent_duplicate_registrations_give_one_201_and_one_400(second):
     # then
     assert sorted(statuses) == [201, 400]
     assert User.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_registration_per_ip_throttle_is_not_bypassed_by_x_forwarded_for():
+    # given: ten sign-ups from one address, each claiming another one in X-Forwarded-For
+    for number in range(10):
+        APIClient().post(
+            REGISTER_URL,
+            {"username": f"user{number}", "email": f"user{number}@example.com", "password": GOOD["password"]},
+            format="json",
+            HTTP_X_FORWARDED_FOR=f"10.0.0.{number}",
+        )
+
+    # when
+    response = APIClient().post(
+        REGISTER_URL,
+        {"username": "one_more", "email": "one_more@example.com", "password": GOOD["password"]},
+        format="json",
+        HTTP_X_FORWARDED_FOR="10.0.1.1",
+    )
+
+    # then
+    assert response.status_code == 429
+    assert not User.objects.filter(username="one_more").exists()
+    assert User.objects.filter(username__startswith="user").count() == 10
