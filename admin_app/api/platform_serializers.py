@@ -339,7 +339,12 @@ class DateRangeQuerySerializer(FromFieldMixin, serializers.Serializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         end = attrs.get("to") or timezone.now().date()
-        start = attrs.get("from") or end - datetime.timedelta(days=DEFAULT_USAGE_DAYS - 1)
+        if end == datetime.date.max:  # the range runs up to the midnight after `to`
+            raise serializers.ValidationError({"to": [f"Must be before {datetime.date.max.isoformat()}."]})
+        # By default the last 30 days, but none before the first day of the calendar.
+        start = attrs.get("from") or end - datetime.timedelta(
+            days=min(DEFAULT_USAGE_DAYS - 1, end.toordinal() - 1)
+        )
         if start > end:
             raise serializers.ValidationError({"from": ["Must not be after `to`."]})
         if (end - start).days + 1 > PLATFORM_USAGE_MAX_DAYS:

@@ -186,6 +186,8 @@ def test_usage_pages_in_constant_queries(admin_client_api, usage, page_size, dja
         ({"from": "2026-03-02", "to": "2026-03-01"}, "from"),
         ({"from": "2025-02-28", "to": "2026-03-01"}, "from"),
         ({"group_by": "day"}, "group_by"),
+        ({"from": "9999-12-30", "to": "9999-12-31"}, "to"),  # its end, the midnight after, is no date
+        ({"to": "9999-12-31"}, "to"),
     ],
 )
 def test_bad_ranges_and_groupings_are_a_400(admin_client_api, params, field):
@@ -193,6 +195,23 @@ def test_bad_ranges_and_groupings_are_a_400(admin_client_api, params, field):
 
     assert response.status_code == 400
     assert field in response.json()["error"]["fields"]
+
+
+@pytest.mark.parametrize("url", [USAGE_URL, FEEDBACK_URL])
+@pytest.mark.parametrize(
+    ("params", "start", "end"),
+    [
+        ({"to": "0001-01-05"}, "0001-01-01", "0001-01-05"),  # 30 days back would be before the year 1
+        ({"from": "0001-01-01", "to": "0001-01-01"}, "0001-01-01", "0001-01-01"),
+        ({"from": "9999-12-30", "to": "9999-12-30"}, "9999-12-30", "9999-12-30"),
+    ],
+)
+def test_ranges_at_the_ends_of_the_calendar_are_answered(admin_client_api, url, params, start, end):
+    response = admin_client_api.get(url, params)
+
+    assert response.status_code == 200, response.content
+    if url == USAGE_URL:
+        assert (response.json()["from"], response.json()["to"]) == (start, end)
 
 
 def test_a_range_of_366_days_is_allowed(admin_client_api, usage):

@@ -146,6 +146,24 @@ def test_bad_dates_are_400(api_client, params):
     assert_error(api_client.get(ME_USAGE, params), 400, "invalid")
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"date_to": "0001-01-05"},  # 30 days back would be before the year 1
+        {"date_from": "0001-01-01", "date_to": "0001-01-01"},
+        {"date_to": "9999-12-31"},
+        {"date_from": "9999-12-31"},
+    ],
+)
+def test_dates_at_the_ends_of_the_calendar_are_answered(api_client, user, params):
+    answered(ConversationFactory(owner=user), day=DAY1, model="a:1", prompt_tokens=1, completion_tokens=1)
+
+    response = api_client.get(ME_USAGE, params)
+
+    assert response.status_code == 200, response.content
+    assert response.json()["by_model_and_day"] == []
+
+
 def test_another_users_conversation_usage_is_404(api_client, other_user):
     theirs = ConversationFactory(owner=other_user)
 

@@ -29,6 +29,8 @@ class UserUsageView(APIView):
         params = UsageQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         until = params.validated_data.get("date_to") or timezone.now().date()
-        since = params.validated_data.get("date_from") or until - timedelta(days=USER_DEFAULT_USAGE_DAYS - 1)
+        # By default the last days up to `until`, but none before the first day of the calendar.
+        default_days = min(USER_DEFAULT_USAGE_DAYS - 1, until.toordinal() - 1)
+        since = params.validated_data.get("date_from") or until - timedelta(days=default_days)
         rows = usage_by_model_and_day(owner=request.user, since=since, until=until)
         return Response(UsageSerializer({"totals": usage_totals(rows), "by_model_and_day": rows}).data)
