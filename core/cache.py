@@ -54,15 +54,26 @@ T = TypeVar("T")
 MAX_PARAMS_IN_KEY = 200
 
 
-class _Outage:
-    """This process's memory of a recent Redis failure (one warning per cool-down, not per request)."""
+class Outage:
+    """This process's memory of a recent failure of a service it uses (one warning per cool-down, not
+    one per request). `outage` below is the cache's (throttles included); the task queue's broker,
+    which may be another server, and PostgreSQL have their own (core.queue, core.exceptions)."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        name: str = "cache",
+        fallback: str = "serving from the database without trying Redis for the next {cooldown:.0f} s",
+        log: logging.Logger = logger,
+    ) -> None:
+        self.name = name
+        self.fallback = fallback
+        self.log = log
         self._until = 0.0
         self._lock = threading.Lock()
 
     def active(self) -> bool:
-        """True while Redis failed less than `CACHE_OUTAGE_COOLDOWN` seconds ago."""
+        """True while the service failed less than `CACHE_OUTAGE_COOLDOWN` seconds ago."""
         return time.monotonic() < self._until
 
     def record(self, exc: BaseException, operation: str) -> None:
@@ -71,19 +82,20 @@ class _Outage:
             first = not self.active()
             self._until = time.monotonic() + cooldown
         if first:
-            logger.warning(
-                "cache unavailable (%s): serving from the database for the next %.0f s: %s",
+            self.log.warning(
+                "%s unavailable (%s): %s: %s",
+                self.name,
                 operation,
-                cooldown,
+                self.fallback.format(cooldown=cooldown),
                 exc,
-                extra={"cache_operation": operation},
+                extra={"outage": self.name, "cache_operation": operation},
             )
 
     def clear(self) -> None:
         self._until = 0.0
 
 
-outage = _Outage()
+outage = Outage()
 
 
 @receiver(setting_changed)
@@ -330,17 +342,3 @@ def conditional_response(request: HttpRequest, cached: CachedValue, *, data: Any
     if etag_matches(request.headers.get("If-None-Match"), cached.etag):
         return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
     return Response(cached.data if data is None else data, headers=headers)
-
-
-class FailOpenThrottleMixin:
-    """For DRF throttles, which count requests in the cache: while Redis is unreachable the request
-    is let through (with the outage warning logged) instead of failing with a 500."""
-
-    def allow_request(self, request, view) -> bool:
-        if outage.active():
-            return True
-        try:
-            return super().allow_request(request, view)  # type: ignore[misc]
-        except CACHE_ERRORS as exc:
-            outage.record(exc, f"throttle {getattr(self, 'scope', '')}")
-            return True

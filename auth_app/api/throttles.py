@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 
-from rest_framework.throttling import SimpleRateThrottle
+from core.throttling import SimpleRateThrottle
 
 
 class LoginAccountRateThrottle(SimpleRateThrottle):

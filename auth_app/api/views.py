@@ -12,7 +12,6 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from auth_app import selectors, services
@@ -21,6 +20,7 @@ from auth_app.api.throttles import LoginAccountRateThrottle, PasswordResetAddres
 from auth_app.authentication import AccountJWTAuthentication
 from auth_app.models import User
 from core.services import parse_if_match
+from core.throttling import ScopedRateThrottle
 
 TAGS = ["auth"]
 RESET_REQUESTED = (

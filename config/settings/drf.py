@@ -14,8 +14,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.exceptions.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        # DRF's throttles, letting requests through while Redis is down (core/throttling.py).
+        "core.throttling.AnonRateThrottle",
+        "core.throttling.UserRateThrottle",
     ],
     # Reverse proxies in front of the app whose X-Forwarded-For is trusted for the client's address
     # (throttles, audit trail; core.http.client_ip). 0: the header is ignored, the peer address counts.

@@ -21,7 +21,6 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from conversations_app.api.chat_serializers import (
@@ -47,6 +46,7 @@ from conversations_app.services.chat import (
 from core.api import EVENT_STREAM, AsyncAPIView
 from core.exceptions import ApplicationError, error_body
 from core.pagination import CursorPagination
+from core.throttling import UserRateThrottle
 
 SSE_DESCRIPTION = """
 With `stream: true` or `Accept: text/event-stream` the answer is streamed as Server-Sent Events

@@ -1,11 +1,9 @@
 """Explore's throttle: per user (or per IP when anonymous) at the `explore` rate from settings."""
 
-from rest_framework.throttling import UserRateThrottle
-
-from core.cache import FailOpenThrottleMixin
+from core.throttling import UserRateThrottle
 
 
-class ExploreRateThrottle(FailOpenThrottleMixin, UserRateThrottle):
-    """Counts in Redis like every DRF throttle, but lets requests through while Redis is down."""
+class ExploreRateThrottle(UserRateThrottle):
+    """Counts in Redis like every throttle of the project, and lets requests through while it is down."""
 
     scope = "explore"
