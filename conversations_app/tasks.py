@@ -1,4 +1,5 @@
-"""Background work of conversations: attachment text extraction and the trash retention purge."""
+"""Background work of conversations: attachment text extraction (and the sweep that queues it again
+when it was lost) and the trash retention purge."""
 
 from __future__ import annotations
 
@@ -22,3 +23,11 @@ def purge_trash(retention_days: int | None = None) -> dict[str, int]:
     """Purge what has been in the trash longer than TRASH_RETENTION_DAYS, files included."""
     days = settings.TRASH_RETENTION_DAYS if retention_days is None else retention_days
     return services.trash_purge_expired(deleted_before=timezone.now() - timedelta(days=days))
+
+
+@shared_task(ignore_result=True)
+def queue_pending_attachments() -> int:
+    """Queue again the text extraction of attachments left `pending` (the task queue was down)."""
+    return services.attachments_queue_pending(
+        older_than=timedelta(minutes=settings.ATTACHMENT_REQUEUE_MINUTES)
+    )

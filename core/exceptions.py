@@ -6,17 +6,22 @@ Every error leaves the API as ``{"error": {"code": ..., "message": ..., "fields"
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
-from django.http import Http404, JsonResponse
+from django.db import IntegrityError, InterfaceError, OperationalError
+from django.http import Http404, HttpResponse, JsonResponse
+from django.utils.deprecation import MiddlewareMixin
 from django.views import defaults
+from psycopg_pool import PoolTimeout
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from core.cache import Outage
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +32,8 @@ class ApplicationError(Exception):
     status_code = status.HTTP_400_BAD_REQUEST
     code = "invalid"
     default_message = "The request could not be processed."
+    # Seconds after which the client may try again (a `Retry-After` header), for transient errors.
+    retry_after: int | None = None
 
     def __init__(self, message: str | None = None, *, code: str | None = None, fields: dict | None = None):
         self.message = message or self.default_message
@@ -83,6 +90,34 @@ class ServiceUnavailable(ApplicationError):
     default_message = "A service this request needs is unavailable."
 
 
+class DatabaseUnavailable(ServiceUnavailable):
+    """PostgreSQL cannot be reached (down, restarting, or every pooled connection busy too long)."""
+
+    code = "database_unavailable"
+    default_message = "The database is unavailable right now. Please try again in a moment."
+    retry_after = 5
+
+
+# What reaching PostgreSQL raises when it is down, restarting, or cut off: a connection refused or
+# broken, or no pooled connection within DB_POOL_TIMEOUT (psycopg_pool's PoolTimeout, which Django
+# wraps into OperationalError). See `is_database_unreachable` for which of them count.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError, PoolTimeout)
+# SQLSTATE classes of a server that is gone or going: connection exceptions, and operator
+# intervention (shutdown, "the database system is starting up").
+_UNREACHABLE_SQLSTATES = ("08", "57P")
+
+
+def is_database_unreachable(exc: BaseException) -> bool:
+    """True for an error that says PostgreSQL cannot be reached (not for a failing statement: a
+    deadlock or a cancelled query stays a server error, to be seen and fixed)."""
+    if not isinstance(exc, DATABASE_ERRORS):
+        return False
+    if isinstance(exc, InterfaceError | PoolTimeout):
+        return True
+    sqlstate = getattr(exc.__cause__, "sqlstate", None) or getattr(exc, "sqlstate", None)
+    return sqlstate is None or sqlstate.startswith(_UNREACHABLE_SQLSTATES)
+
+
 # SQLSTATEs of the integrity errors that are conflicts with existing rows: unique and exclusion
 # violations. A check, not-null or foreign-key violation is a bug in the code that wrote, not a conflict.
 CONFLICT_SQLSTATES = frozenset({"23505", "23P01"})
@@ -132,10 +167,27 @@ def _from_django_validation_error(exc: DjangoValidationError) -> exceptions.Vali
     return exceptions.ValidationError(detail)
 
 
+def _retry_after(exc: ApplicationError) -> dict[str, str] | None:
+    return {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+
+
+database_outage = Outage(name="database", fallback="answering 503 database_unavailable", log=logger)
+
+
+def database_unavailable(exc: Exception) -> DatabaseUnavailable:
+    """The 503 that a database error becomes; the outage is logged once per cool-down."""
+    database_outage.record(exc, type(exc).__name__)
+    return DatabaseUnavailable()
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF exception handler mapping every error to the one error shape."""
+    if is_database_unreachable(exc):
+        exc = database_unavailable(exc)
     if isinstance(exc, ApplicationError):
-        return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status_code)
+        return Response(
+            error_body(exc.code, exc.message, exc.fields), status=exc.status_code, headers=_retry_after(exc)
+        )
     if isinstance(exc, DjangoValidationError):
         exc = _from_django_validation_error(exc)
     elif isinstance(exc, Http404 | ObjectDoesNotExist):
@@ -177,7 +229,33 @@ def not_found_view(request, exception=None):
     return defaults.page_not_found(request, exception)
 
 
+def database_unavailable_response(request, exc: Exception) -> HttpResponse:
+    """503 with `Retry-After` outside DRF views: the error shape for the API, plain text elsewhere."""
+    error = database_unavailable(exc)
+    if _is_api(request):
+        response: HttpResponse = JsonResponse(error_body(error.code, error.message), status=error.status_code)
+    else:
+        response = HttpResponse(error.message, status=error.status_code, content_type="text/plain")
+    response["Retry-After"] = str(error.retry_after)
+    return response
+
+
+class DatabaseUnavailableMiddleware(MiddlewareMixin):
+    """A view outside DRF (the Django admin, probes) that cannot reach PostgreSQL answers 503 with
+    `Retry-After`, not 500. DRF views get the same from `exception_handler`."""
+
+    def process_exception(self, request, exception: Exception) -> HttpResponse | None:
+        if is_database_unreachable(exception):
+            return database_unavailable_response(request, exception)
+        return None
+
+
 def server_error_view(request):
+    # Under WSGI the exception is still being handled here (under ASGI this runs in another thread,
+    # and DatabaseUnavailableMiddleware has answered views' database errors already).
+    exc = sys.exc_info()[1]
+    if exc is not None and is_database_unreachable(exc):
+        return database_unavailable_response(request, exc)
     if _is_api(request):
         return JsonResponse(error_body("server_error", "An unexpected error occurred."), status=500)
     return defaults.server_error(request)

@@ -2,9 +2,12 @@
 
 - `/health/live` answers 200 as long as the process serves requests; it touches nothing else, so an
   orchestrator never restarts a healthy process because a dependency is down.
-- `/health/ready` checks PostgreSQL, Redis and Ollama at the same time, each with a short timeout, and
-  reports each one's status and latency. PostgreSQL down → 503 (the process cannot serve anything);
-  only Redis or Ollama down → 200 with status "degraded" (the API falls back or answers 503 for chat).
+- `/health/ready` checks PostgreSQL, Redis (the cache), the task queue's broker and Ollama at the same
+  time, each with a short timeout, and reports each one's status and latency. PostgreSQL down → 503
+  (the process cannot serve anything); only another one down → 200 with status "degraded" and the
+  features that are running without it under "degraded" (e.g. `["cache", "throttling"]`: reads come
+  from PostgreSQL and requests are not counted; `background_tasks`: work waits for the periodic sweeps
+  or is refused with 503; `chat`: chat answers 503).
 
 PostgreSQL is checked on a connection of its own, not the pool's: a full or broken pool must not make
 the probe hang, and the probe must not take a connection requests are waiting for.
@@ -20,6 +23,7 @@ from typing import Any
 
 import httpx
 import psycopg
+from celery import current_app
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.http import HttpRequest, JsonResponse
@@ -73,6 +77,16 @@ def check_redis() -> dict[str, Any] | None:
     return None
 
 
+def check_task_queue() -> dict[str, Any] | None:
+    """One connection to the Celery broker, bounded by its transport's socket timeouts (nothing to
+    reach when tasks run eagerly, in tests)."""
+    if current_app.conf.task_always_eager:
+        return {"mode": "eager"}
+    with current_app.connection_for_write() as connection:
+        connection.ensure_connection(max_retries=0, interval_start=0, interval_step=0, interval_max=0)
+    return None
+
+
 def check_ollama() -> dict[str, Any] | None:
     """Ollama's `/api/version`, once, without the client's retries."""
     url = settings.OLLAMA_URL.rstrip("/") + "/api/version"
@@ -84,20 +98,29 @@ def check_ollama() -> dict[str, Any] | None:
 CHECKS: dict[str, Callable[[], dict[str, Any] | None]] = {
     "postgresql": check_postgresql,
     "redis": check_redis,
+    "task_queue": check_task_queue,
     "ollama": check_ollama,
 }
 REQUIRED = frozenset({"postgresql"})
+# What works without each optional dependency, in a degraded way.
+FEATURES = {
+    "redis": ("cache", "throttling"),
+    "task_queue": ("background_tasks",),
+    "ollama": ("chat",),
+}
 
 
-def readiness() -> tuple[str, dict[str, dict[str, Any]]]:
-    """("ok" | "degraded" | "unavailable", the result of each check), the checks run concurrently."""
+def readiness() -> tuple[str, dict[str, dict[str, Any]], list[str]]:
+    """("ok" | "degraded" | "unavailable", the result of each check, the degraded features); the
+    checks run concurrently."""
     with ThreadPoolExecutor(max_workers=len(CHECKS), thread_name_prefix="health") as pool:
         futures = {name: pool.submit(_timed, check) for name, check in CHECKS.items()}
         results = {name: future.result() for name, future in futures.items()}
-    down = {name for name, result in results.items() if result["status"] != OK}
-    if down & REQUIRED:
-        return "unavailable", results
-    return ("degraded" if down else "ok"), results
+    down = [name for name, result in results.items() if result["status"] != OK]
+    degraded = [feature for name in down for feature in FEATURES.get(name, ())]
+    if REQUIRED.intersection(down):
+        return "unavailable", results, degraded
+    return ("degraded" if down else "ok"), results, degraded
 
 
 @never_cache
@@ -110,6 +133,10 @@ def live(request: HttpRequest) -> JsonResponse:
 @never_cache
 @require_GET
 def ready(request: HttpRequest) -> JsonResponse:
-    """Whether the dependencies answer; 503 only when PostgreSQL does not."""
-    status, checks = readiness()
-    return JsonResponse({"status": status, "checks": checks}, status=503 if status == "unavailable" else 200)
+    """Whether the dependencies answer, and which features run degraded; 503 only when PostgreSQL
+    does not answer."""
+    status, checks, degraded = readiness()
+    return JsonResponse(
+        {"status": status, "degraded": degraded, "checks": checks},
+        status=503 if status == "unavailable" else 200,
+    )

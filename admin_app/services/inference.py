@@ -34,6 +34,7 @@ from admin_app.services.audit import audit_record
 from admin_app.services.catalogue import ollama_listing_entry
 from conversations_app.ollama import OllamaClient
 from core.exceptions import ApplicationError, BadGateway, Conflict, NotFound, ValidationFailed
+from core.queue import enqueue_on_commit, require_task_queue
 from models_app import services as catalogue
 from models_app.models import AIModel, InstallStatus
 from models_app.selectors import aimodel_by_names, normalise_model_name
@@ -131,10 +132,15 @@ def _finish(pull: ModelPull, *, status: str, error: str = "", **values: Any) -> 
     return pull
 
 
-def _enqueue(pull: ModelPull) -> None:
+def _enqueue_on_commit(pull: ModelPull) -> None:
+    """Queue the pull's task once its row is committed; a pull the broker would not take is ended
+    `failed` at once rather than left `queued` with no task behind it."""
     from admin_app.tasks import pull_model
 
-    pull_model.apply_async(args=[str(pull.pk)], task_id=pull.task_id)
+    def not_queued() -> None:
+        _finish(pull, status=PullStatus.FAILED, error="The pull could not be queued; ask for it again.")
+
+    enqueue_on_commit(pull_model, str(pull.pk), task_id=pull.task_id, on_failure=not_queued)
 
 
 def _record_installed(model_name: str, listing: Mapping[str, Any], requested_by: Any) -> ModelPull:
@@ -165,7 +171,8 @@ def _record_installed(model_name: str, listing: Mapping[str, Any], requested_by:
 def model_pull_request(*, model_name: str, requested_by: Any = None) -> PullRequestOutcome:
     """Ask Ollama to download a model, in the background (see the module's docstring).
 
-    ServiceUnavailable (503) when Ollama is unreachable: nothing is queued then. A queued or running
+    ServiceUnavailable (503) when Ollama is unreachable, TaskQueueUnavailable (503) when the task
+    queue is: nothing is queued then. A queued or running
     pull without progress for INFERENCE_PULL_STALE_SECONDS is taken for dead, ended `failed`, and
     replaced by a new one.
     """
@@ -184,6 +191,7 @@ def model_pull_request(*, model_name: str, requested_by: Any = None) -> PullRequ
         listing = ollama_listing_entry(client.tags(), model_name)
     if listing is not None:
         return PullRequestOutcome(pull=_record_installed(model_name, listing, requested_by), started=False)
+    require_task_queue()  # 503 rather than a pull that nothing will run
     try:
         with transaction.atomic():
             pull = ModelPull.objects.create(
@@ -192,7 +200,7 @@ def model_pull_request(*, model_name: str, requested_by: Any = None) -> PullRequ
             audit_record(
                 action=PULL_REQUESTED, target=pull, after={"model_name": model_name, "status": pull.status}
             )
-            transaction.on_commit(lambda: _enqueue(pull))
+            _enqueue_on_commit(pull)
     except IntegrityError:
         # Another request queued the same model between the check above and this insert.
         active = _active_pull(model_name)

@@ -31,6 +31,8 @@ ERROR_DESCRIPTIONS = {
     401: "Not authenticated, or the credentials / token are not valid.",
     412: "`If-Match` does not carry the current ETag of the profile.",
     429: "Too many requests; retry after the `Retry-After` header's seconds.",
+    503: "A service the request needs is down (`task_queue_unavailable`: the e-mail cannot be queued); "
+    "retry after the `Retry-After` header's seconds.",
 }
 
 
@@ -251,9 +253,10 @@ class PasswordResetRequestView(CredentialsView):
         tags=TAGS,
         summary="Ask for a password reset e-mail",
         description="Always the same 202, whether or not an account uses the address; when one does, "
-        "it gets an e-mail with a link carrying `uid` and `token`. The response never contains them.",
+        "it gets an e-mail with a link carrying `uid` and `token`. The response never contains them. "
+        "While e-mails cannot be queued, every request gets the same 503.",
         request=serializers.PasswordResetRequestSerializer,
-        responses={202: serializers.DetailSerializer, **errors(400, 429)},
+        responses={202: serializers.DetailSerializer, **errors(400, 429, 503)},
     )
     def post(self, request: Request) -> Response:
         data = validated_input(serializers.PasswordResetRequestSerializer, request)

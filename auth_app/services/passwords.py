@@ -18,6 +18,7 @@ from auth_app.services.accounts import lockout_forget, password_problems
 from auth_app.services.events import security_event_record
 from auth_app.services.tokens import TokenPair, refresh_tokens_blacklist, token_pair_issue
 from core.exceptions import ValidationFailed
+from core.queue import enqueue_on_commit, require_task_queue
 
 logger = logging.getLogger(__name__)
 
@@ -46,26 +47,21 @@ def user_password_change(*, user: User, old_password: str, new_password: str) ->
     return tokens
 
 
-def _password_reset_email_enqueue(user_id: str) -> None:
-    from auth_app.tasks import send_password_reset_email
-
-    try:
-        send_password_reset_email.delay(user_id)
-    except Exception:
-        # The answer to the caller must not differ whether or not the address exists.
-        logger.exception("could not queue the password reset e-mail for user %s", user_id)
-
-
 def user_password_reset_request(*, email: str) -> None:
     """Send a reset link when an active account has this address; do nothing visible otherwise.
 
-    The e-mail goes out from a background task, so the response takes as long either way.
+    The e-mail goes out from a background task, so the response takes as long either way. While the
+    task queue is unreachable every request is refused alike (TaskQueueUnavailable, 503) before the
+    address is even looked up: nothing would send the e-mail, and the answer must not depend on
+    whether the address exists.
     """
+    from auth_app.tasks import send_password_reset_email
+
+    require_task_queue()
     user = selectors.user_get_for_password_reset(email=email)
     security_event_record(event="password_reset_requested", user=user)
     if user is not None:
-        user_id = str(user.pk)
-        transaction.on_commit(lambda: _password_reset_email_enqueue(user_id))
+        enqueue_on_commit(send_password_reset_email, str(user.pk))
 
 
 def password_reset_email_send(*, user_id: str) -> bool:

@@ -151,6 +151,9 @@ OLLAMA_READ_TIMEOUT = env.float("OLLAMA_READ_TIMEOUT", default=300.0)
 # Seconds /health/ready waits for each dependency (PostgreSQL's connect takes at least 2 s to time out).
 HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=1.0)
 ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+# An attachment still `pending` this long after its upload had its text extraction lost (the task
+# queue was down): a periodic sweep queues it again.
+ATTACHMENT_REQUEUE_MINUTES = env.int("ATTACHMENT_REQUEUE_MINUTES", default=10)
 # Largest request body the ASGI application accepts at all: an attachment plus multipart overhead.
 REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", default=ATTACHMENT_MAX_BYTES + 1024 * 1024)
 # Uploaded files above this size are spooled to a temporary file, not kept in memory; the attachment

@@ -12,10 +12,31 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The worker keeps reconnecting for as long as the broker is away, instead of exiting after 100 tries.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# Queueing work from a request (core/queue.py) must not hang on a dead or silent broker: short socket
+# timeouts and one quick retry, then the request goes on and a sweep (or a 503) takes over.
+BROKER_SOCKET_TIMEOUT = env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=1.0)
+CELERY_BROKER_CONNECTION_TIMEOUT = BROKER_SOCKET_TIMEOUT
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": BROKER_SOCKET_TIMEOUT,
+    "socket_timeout": BROKER_SOCKET_TIMEOUT,
+}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 CELERY_BEAT_SCHEDULE = {
     "purge-expired-refresh-tokens": {
         "task": "auth_app.tasks.purge_expired_refresh_tokens",
         "schedule": crontab(hour=3, minute=17),
+    },
+    # Attachments whose text extraction could not be queued (broker down) are queued again.
+    "queue-pending-attachments": {
+        "task": "conversations_app.tasks.queue_pending_attachments",
+        "schedule": 300.0,
     },
     "purge-trash": {
         "task": "conversations_app.tasks.purge_trash",

@@ -5,6 +5,7 @@ from conversations_app.services.attachments import (
     attachment_delete,
     attachment_extract_text,
     attachment_files_release,
+    attachments_queue_pending,
     sniff_content_type,
 )
 from conversations_app.services.chat import (
@@ -43,6 +44,7 @@ __all__ = [
     "attachment_delete",
     "attachment_extract_text",
     "attachment_files_release",
+    "attachments_queue_pending",
     "conversation_create",
     "conversation_delete",
     "conversation_purge",

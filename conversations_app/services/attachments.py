@@ -10,6 +10,7 @@ import re
 import unicodedata
 import zipfile
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import IO
 
 import magic
@@ -17,11 +18,13 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.utils import timezone
 
 from conversations_app.models import MAX_ATTACHMENT_BYTES, Attachment, Conversation, attachment_path
 from conversations_app.services.common import advisory_xact_lock
 from core import services as core_services
 from core.exceptions import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from core.queue import enqueue, enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -162,14 +165,32 @@ def attachment_create(*, conversation: Conversation, uploader, upload: UploadedF
         else:
             attachment.file.save(original_name, upload, save=False)
         attachment.save(force_insert=True)
-        transaction.on_commit(lambda: _enqueue_extraction(attachment.pk))
+        # With the task queue down the upload still succeeds; the row stays `pending` and
+        # `attachments_queue_pending` queues it again later.
+        enqueue_on_commit(_extraction_task(), str(attachment.pk))
     return attachment
 
 
-def _enqueue_extraction(attachment_id) -> None:
+def _extraction_task():
     from conversations_app.tasks import extract_attachment_text
 
-    extract_attachment_text.delay(str(attachment_id))
+    return extract_attachment_text
+
+
+def attachments_queue_pending(*, older_than: timedelta, limit: int = 500) -> int:
+    """Queue the text extraction of alive attachments still `pending` this long after their upload
+    (their task was lost: the queue was down, or its message was). Extraction is idempotent, so one
+    queued twice costs nothing but the work. Returns how many were queued."""
+    pending = (
+        Attachment.objects.filter(
+            processing_status=Attachment.ProcessingStatus.PENDING,
+            created_at__lt=timezone.now() - older_than,
+        )
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    task = _extraction_task()
+    return sum(1 for attachment_id in pending if enqueue(task, str(attachment_id)))
 
 
 def attachment_delete(*, attachment: Attachment) -> Attachment:

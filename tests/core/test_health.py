@@ -64,7 +64,8 @@ def test_ready_reports_every_dependency_with_its_latency(client, fake_ollama):
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
-    assert set(body["checks"]) == {"postgresql", "redis", "ollama"}
+    assert body["degraded"] == []
+    assert set(body["checks"]) == {"postgresql", "redis", "task_queue", "ollama"}
     for check in body["checks"].values():
         assert check["status"] == "ok"
         assert isinstance(check["latency_ms"], float)
@@ -79,6 +80,7 @@ def test_ready_is_degraded_but_200_when_redis_is_stopped(client, fake_ollama, re
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "degraded"
+    assert body["degraded"] == ["cache", "throttling"]
     assert body["checks"]["redis"]["status"] == "down"
     assert body["checks"]["redis"]["error"]
     assert body["checks"]["postgresql"]["status"] == body["checks"]["ollama"]["status"] == "ok"
@@ -90,6 +92,7 @@ def test_ready_is_degraded_but_200_when_ollama_is_down(client, ollama_down):
 
     assert response.status_code == 200
     assert response.json()["status"] == "degraded"
+    assert response.json()["degraded"] == ["chat"]
     assert response.json()["checks"]["ollama"]["status"] == "down"
 
 
