@@ -35,6 +35,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "core.middleware.RequestIdMiddleware",
+    "core.exceptions.DatabaseUnavailableMiddleware",
     "core.http.UnstorableURLMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -70,16 +71,25 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default="postgres://ollamanet:ollamanet@127.0.0.1:54329/ollamanet")
 }
-# Django's PostgreSQL backend (and its pool), with query counts and latencies exported to Prometheus.
-DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
+# Django's PostgreSQL backend (and its pool), with query counts and latencies exported to Prometheus,
+# and a pool that replaces all its broken connections at once after a PostgreSQL restart.
+DATABASES["default"]["ENGINE"] = "core.postgresql"
+# PostgreSQL unreachable: a request waits at most DB_POOL_TIMEOUT for a connection, then answers 503
+# `database_unavailable` (core.exceptions). Requests hold a connection for short steps only (streams
+# give theirs back between steps), so a few seconds is plenty under load too. The pool checks a
+# connection before handing it out (CONN_HEALTH_CHECKS), so the ones a PostgreSQL restart broke are
+# replaced, not handed to requests; while PostgreSQL is away it retries connecting with a backoff it
+# restarts every `reconnect_timeout` seconds, so it is back within seconds of PostgreSQL.
 DATABASES["default"]["OPTIONS"] = {
     "pool": {
         "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
-        "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
-        "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+        "max_size": env.int("DB_POOL_MAX_SIZE", default=20),
+        "timeout": env.float("DB_POOL_TIMEOUT", default=2.0),
+        "reconnect_timeout": 5.0,
     },
-    "connect_timeout": env.int("DB_CONNECT_TIMEOUT", default=5),
+    "connect_timeout": env.int("DB_CONNECT_TIMEOUT", default=2),
 }
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache: Redis through django-redis, short socket timeouts so a dead Redis never hangs a request

@@ -85,7 +85,7 @@ def test_the_instrumented_backend_serves_queries_through_the_connection_pool():
         **connections["default"].settings_dict,
         "OPTIONS": {"pool": {"min_size": 1, "max_size": 2, "timeout": 5}},
     }
-    backend = load_backend("django_prometheus.db.backends.postgresql")
+    backend = load_backend("core.postgresql")  # django_prometheus's backend, with a pool of its own
     pooled = backend.DatabaseWrapper(settings_dict, alias="pool_probe")
     connections["pool_probe"] = pooled  # contrib.postgres looks new connections up by alias
     try:
