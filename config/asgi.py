@@ -4,7 +4,8 @@ import os
 
 from django.core.asgi import get_asgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+# Production settings unless told otherwise: they refuse to start without their secrets.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 django_application = get_asgi_application()
 
 from django.conf import settings  # noqa: E402 - settings are configured by get_asgi_application()

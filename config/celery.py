@@ -4,7 +4,8 @@ import os
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+# Production settings unless told otherwise: they refuse to start without their secrets.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 
 app = Celery("ollamanet")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -169,29 +169,50 @@ bootstrap() {
 cmd_run() {
   port_in_use "$HTTP_PORT" && die "port $HTTP_PORT is already in use; stop what listens there or set OLLAMANET_PORT"
   bootstrap
-  export DJANGO_SETTINGS_MODULE="${DJANGO_SETTINGS_MODULE:-config.settings.base}"
+  # Development settings (debug on); the entry points themselves default to production settings.
+  export DJANGO_SETTINGS_MODULE="${DJANGO_SETTINGS_MODULE:-config.settings.local}"
   log "migrating"
   "$PY" manage.py migrate --no-input
   log "loading demo data"
   "$PY" manage.py load_demo_data
-  log "starting Celery worker"
-  "$VENV/bin/celery" -A config worker -B -l info --concurrency 2 \
-    --schedule "$LOCAL/celerybeat-schedule" > "$LOCAL/celery.log" 2>&1 &
+  log "starting Celery worker (log in .local/celery.log)"
+  : > "$LOCAL/celery.log"
+  supervise_worker &
   CHILD_PIDS="$!"
   log "serving on http://$HTTP_HOST:$HTTP_PORT  (API docs /api/docs/, admin /admin/; Ctrl-C stops)"
   # /metrics adds up every worker's figures from files here (prometheus_client's multiprocess mode).
   rm -rf "$LOCAL/prometheus" && mkdir -p "$LOCAL/prometheus"
   PROMETHEUS_MULTIPROC_DIR="$LOCAL/prometheus" "$VENV/bin/gunicorn" config.asgi:application -k config.workers.UvicornWorker \
     -b "$HTTP_HOST:$HTTP_PORT" -w "${WEB_CONCURRENCY:-2}" --access-logfile - &
-  CHILD_PIDS="$CHILD_PIDS $!"
-  wait -n $CHILD_PIDS
+  local web="$!"
+  CHILD_PIDS="$CHILD_PIDS $web"
+  # Only the web server ending ends `make run`; the worker is restarted by its supervisor.
+  wait "$web"
+}
+
+# Run the Celery worker (with beat) and start it again whenever it exits: a worker that dies (a long
+# broker outage, a crash) must never take the API down. TERM stops the worker and the loop.
+supervise_worker() {
+  local worker="" code
+  trap 'if [ -n "$worker" ]; then kill "$worker" 2>/dev/null || true; wait "$worker" 2>/dev/null || true; fi; exit 0' TERM INT
+  while true; do
+    "$VENV/bin/celery" -A config worker -B -l info --concurrency 2 \
+      --schedule "$LOCAL/celerybeat-schedule" >> "$LOCAL/celery.log" 2>&1 &
+    worker="$!"
+    code=0
+    wait "$worker" || code=$?
+    worker=""
+    log "Celery worker exited with status $code; starting it again in 5 s (see .local/celery.log)"
+    sleep 5 & wait "$!"
+  done
 }
 
 cmd_test() {
   # Tests never touch the development database: pytest-django creates test_<name> beside it.
   export OLLAMANET_PG_FSYNC=off
   bootstrap
-  export DJANGO_SETTINGS_MODULE=config.settings.test
+  # The checks run with the development settings; pytest with config.settings.test (pyproject.toml).
+  export DJANGO_SETTINGS_MODULE=config.settings.local
   log "ruff"
   "$VENV/bin/ruff" check .
   "$VENV/bin/ruff" format --check .
@@ -202,7 +223,7 @@ cmd_test() {
   log "OpenAPI schema"
   "$PY" manage.py spectacular --validate --fail-on-warn --file /dev/null
   log "pytest"
-  "$VENV/bin/pytest" "$@"
+  DJANGO_SETTINGS_MODULE=config.settings.test "$VENV/bin/pytest" "$@"
 }
 
 cmd_bench() {

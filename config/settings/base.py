@@ -1,10 +1,12 @@
-"""Settings shared by every environment; development defaults where the environment is silent."""
+"""Settings shared by every environment. Debug is off unless asked for: development runs with
+`config.settings.local`, tests with `config.settings.test`, deployments with `config.settings.production`
+(what the entry points choose when DJANGO_SETTINGS_MODULE is not set)."""
 
 from datetime import timedelta
 
 from config.env import BASE_DIR, env
 
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-secret-key-change-me-0123456789abcdef")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

@@ -51,6 +51,54 @@ def test_production_refuses_a_jwt_key_equal_to_the_secret_key():
     assert "JWT_SIGNING_KEY must differ from SECRET_KEY" in result.stderr
 
 
+def _without_settings_env(**overrides: str) -> dict[str, str]:
+    names = {"DJANGO_SETTINGS_MODULE", "SECRET_KEY", "JWT_SIGNING_KEY", "ALLOWED_HOSTS", "DJANGO_DEBUG"}
+    return {**{k: v for k, v in os.environ.items() if k not in names}, **overrides}
+
+
+@pytest.mark.skipif((ROOT / ".env").exists(), reason="a .env file may set the secrets")
+@pytest.mark.parametrize(
+    "entry_point",
+    [
+        "manage.py check",
+        "import config.asgi",
+        "import config.wsgi",
+        "from config.celery import app; app.conf.broker_url",
+    ],
+)
+def test_entry_points_default_to_production_settings(entry_point):
+    # given: a deploy that forgot DJANGO_SETTINGS_MODULE and its secrets
+    if entry_point.startswith("manage.py"):
+        command = [sys.executable, *entry_point.split()]
+    else:
+        command = [sys.executable, "-c", entry_point]
+
+    # when
+    result = subprocess.run(
+        command, cwd=ROOT, env=_without_settings_env(), capture_output=True, text=True, timeout=120
+    )
+
+    # then: it refuses to start rather than run with debug on and known keys
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set in production" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("module", "debug"), [("config.settings.local", True), ("config.settings.base", False)]
+)
+def test_only_the_development_settings_turn_debug_on(module, debug):
+    result = subprocess.run(
+        [sys.executable, "-c", "from django.conf import settings; print(settings.DEBUG)"],
+        cwd=ROOT,
+        env=_without_settings_env(DJANGO_SETTINGS_MODULE=module),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(debug)
+
+
 @pytest.fixture
 def scratch_database_url():
     db = settings.DATABASES["default"]
