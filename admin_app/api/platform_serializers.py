@@ -385,8 +385,10 @@ class PlatformUsageTotalsSerializer(PlatformUsageMeasuresSerializer):
 
 class PlatformUsageRowSerializer(PlatformUsageMeasuresSerializer):
     day = serializers.DateField()
-    model = serializers.CharField(source="model_name", default=None, help_text="With group_by=model")
-    user = serializers.SerializerMethodField(help_text="With group_by=user")
+    model = serializers.CharField(
+        source="model_name", default=None, allow_null=True, help_text="With group_by=model; null otherwise"
+    )
+    user = serializers.SerializerMethodField(help_text="With group_by=user; null otherwise")
 
     def get_user(self, row: dict[str, Any]) -> dict[str, Any] | None:
         if "owner_id" not in row:

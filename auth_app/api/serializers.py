@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from auth_app.models import User
 from core.api import JSONField
+from core.schema import ErrorSerializer as ErrorEnvelopeSerializer  # noqa: F401 - the error shape, for views
 
 PASSWORD_MAX_LENGTH = 128
 PREFERENCES_MAX_BYTES = 16 * 1024
@@ -106,23 +107,6 @@ class AuthSessionSerializer(TokenPairSerializer):
 
 class DetailSerializer(serializers.Serializer):
     detail = serializers.CharField(read_only=True)
-
-
-class ErrorBodySerializer(serializers.Serializer):
-    code = serializers.CharField(
-        help_text="Machine-readable error code, e.g. `invalid`, `invalid_credentials`."
-    )
-    message = serializers.CharField(help_text="Human-readable explanation.")
-    fields = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()),
-        help_text="Per-field error messages (validation errors only).",
-    )
-
-
-class ErrorEnvelopeSerializer(serializers.Serializer):
-    """The one error shape of the API."""
-
-    error = ErrorBodySerializer()
 
 
 # --- Input ----------------------------------------------------------------------------------------------
