@@ -13,6 +13,8 @@ Callers must not hold a database transaction open while they wait on Ollama.
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -236,11 +238,11 @@ class OllamaClient:
 
 class ChatStream:
     """An answer Ollama has started to stream: the HTTP status was a success, the body is still
-    coming. Iterate it once for the chunks; `aclose()` releases the connection (idempotent)."""
+    coming. Iterate it once for the chunks; `aclose()` gives the connection back to the client's
+    pool (idempotent)."""
 
-    def __init__(self, response: httpx.Response, *, owned_client: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, response: httpx.Response) -> None:
         self._response = response
-        self._owned_client = owned_client
         self._closed = False
 
     def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
@@ -251,8 +253,6 @@ class ChatStream:
             return
         self._closed = True
         await self._response.aclose()
-        if self._owned_client is not None:
-            await self._owned_client.aclose()
 
     async def __aenter__(self) -> ChatStream:
         return self
@@ -261,15 +261,27 @@ class ChatStream:
         await self.aclose()
 
 
+# Connections to Ollama a process keeps open at most: every streamed answer holds one.
+MAX_CONNECTIONS = 1000
+MAX_KEEPALIVE_CONNECTIONS = 100
+
+
+def _async_http(base_url: str | None) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=_base_url(base_url),
+        timeout=_timeout(),
+        limits=httpx.Limits(
+            max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_KEEPALIVE_CONNECTIONS
+        ),
+        transport=httpx.AsyncHTTPTransport(retries=CONNECT_RETRIES),
+    )
+
+
 class AsyncOllamaClient:
     """Non-blocking client, for views that wait on Ollama without holding a thread."""
 
-    def __init__(self, base_url: str | None = None) -> None:
-        self._http = httpx.AsyncClient(
-            base_url=_base_url(base_url),
-            timeout=_timeout(),
-            transport=httpx.AsyncHTTPTransport(retries=CONNECT_RETRIES),
-        )
+    def __init__(self, base_url: str | None = None, *, http: httpx.AsyncClient | None = None) -> None:
+        self._http = http or _async_http(base_url)
 
     async def __aenter__(self) -> AsyncOllamaClient:
         return self
@@ -297,21 +309,17 @@ class AsyncOllamaClient:
         messages: Sequence[Message],
         options: Mapping[str, Any] | None = None,
         keep_alive: str | int | None = None,
-        close_client: bool = False,
     ) -> ChatStream:
         """Send a chat request and return once Ollama has accepted it (status checked, body pending).
 
         Errors before the first byte of the answer (unreachable, unknown model, 5xx) are raised here,
-        so a caller can still answer with a proper status code. With `close_client`, closing the
-        stream also closes this client.
+        so a caller can still answer with a proper status code.
         """
         body = _chat_body(model=model, messages=messages, stream=True, options=options, keep_alive=keep_alive)
         request = self._http.build_request("POST", "/api/chat", json=body)
         try:
             response = await self._http.send(request, stream=True)
         except httpx.HTTPError as exc:
-            if close_client:
-                await self.aclose()
             raise error_for_transport(exc) from exc
         if response.is_error:
             try:
@@ -320,10 +328,25 @@ class AsyncOllamaClient:
                 pass
             finally:
                 await response.aclose()
-                if close_client:
-                    await self.aclose()
             raise error_for_status(response, model=model)
-        return ChatStream(response, owned_client=self._http if close_client else None)
+        return ChatStream(response)
+
+
+# One long-lived HTTP client per event loop (a process has one) and per Ollama settings: its pool keeps
+# connections to Ollama alive between answers, and its TLS context is built once, not per message.
+_shared_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple, httpx.AsyncClient]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def shared_async_client() -> AsyncOllamaClient:
+    """The event loop's long-lived client for the current Ollama settings."""
+    key = (settings.OLLAMA_URL, settings.OLLAMA_CONNECT_TIMEOUT, settings.OLLAMA_READ_TIMEOUT)
+    clients = _shared_clients.setdefault(asyncio.get_running_loop(), {})
+    http = clients.get(key)
+    if http is None or http.is_closed:
+        http = clients[key] = _async_http(None)
+    return AsyncOllamaClient(http=http)
 
 
 async def open_chat_stream(
@@ -333,8 +356,8 @@ async def open_chat_stream(
     options: Mapping[str, Any] | None = None,
     keep_alive: str | int | None = None,
 ) -> ChatStream:
-    """Start one streamed answer on a client of its own, released with the stream."""
-    client = AsyncOllamaClient()
-    return await client.chat_stream(
-        model=model, messages=messages, options=options, keep_alive=keep_alive, close_client=True
+    """Start one streamed answer on the event loop's shared client; `aclose()` on the stream gives
+    its connection back."""
+    return await shared_async_client().chat_stream(
+        model=model, messages=messages, options=options, keep_alive=keep_alive
     )
