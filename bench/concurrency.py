@@ -212,7 +212,7 @@ class Server:
                 str(VENV_BIN / "gunicorn"),
                 "config.asgi:application",
                 "-k",
-                "uvicorn.workers.UvicornWorker",
+                "config.workers.UvicornWorker",
                 "-b",
                 f"{LOOPBACK}:{port}",
                 "-w",

@@ -1,5 +1,6 @@
 """Background work of conversations: attachment text extraction (and the sweep that queues it again
-when it was lost) and the trash retention purge."""
+when it was lost), the trash retention purge, and the sweep of answers left `streaming` by a process
+that died."""
 
 from __future__ import annotations
 
@@ -23,6 +24,13 @@ def purge_trash(retention_days: int | None = None) -> dict[str, int]:
     """Purge what has been in the trash longer than TRASH_RETENTION_DAYS, files included."""
     days = settings.TRASH_RETENTION_DAYS if retention_days is None else retention_days
     return services.trash_purge_expired(deleted_before=timezone.now() - timedelta(days=days))
+
+
+@shared_task(ignore_result=True)
+def interrupt_stale_answers() -> int:
+    """Mark `interrupted` the answers left `streaming` longer than the read timeout plus a margin."""
+    older_than = timedelta(seconds=settings.OLLAMA_READ_TIMEOUT + settings.CHAT_STALE_MARGIN_SECONDS)
+    return services.exchange_interrupt_stale(older_than=older_than)
 
 
 @shared_task(ignore_result=True)

@@ -8,7 +8,6 @@ import inspect
 from collections.abc import Mapping
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django_filters import fields as filter_fields
@@ -19,6 +18,7 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.db import db_step
 from core.pagination import CursorPagination
 from core.parsers import check_json_value, json_loads
 from core.services import parse_if_match
@@ -145,8 +145,10 @@ class AsyncAPIView(APIView):
     """An APIView whose handlers are coroutines.
 
     DRF's request handling is synchronous (it reads the database and the cache to authenticate,
-    check permissions and throttle), so it runs in a worker thread; the handler itself runs on the
-    event loop. Errors still leave through the project's exception handler.
+    check permissions and throttle), so it runs in a worker thread as one database step (its
+    connection given back at once); the handler itself runs on the event loop and runs its own
+    database work through `core.db.db_step`. Errors still leave through the project's exception
+    handler.
     """
 
     async def dispatch(self, request, *args, **kwargs):  # type: ignore[override]
@@ -156,7 +158,7 @@ class AsyncAPIView(APIView):
         self.request = request
         self.headers = self.default_response_headers
         try:
-            await sync_to_async(self.initial)(request, *args, **kwargs)
+            await db_step(self.initial, request, *args, **kwargs)
             method = request.method.lower()
             handler = getattr(self, method, None) if method in self.http_method_names else None
             response = (handler or self.http_method_not_allowed)(request, *args, **kwargs)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -16,7 +17,10 @@ class WrappingMiddleware:
     sync and the async stack (so it never forces a thread switch under ASGI).
 
     `enter(request)` runs first and returns a state; `leave(state)` runs however the rest ends;
-    `finish(request, response, state)` may change the response.
+    `finish(request, response, state)` may change the response. A streamed body (chat over SSE) is
+    produced after the view returned: when `chunk_scope(state)` gives a context manager, it is
+    entered again around the production of each chunk, so what the stream logs or writes still runs
+    in the request's setting.
     """
 
     sync_capable = True
@@ -36,7 +40,7 @@ class WrappingMiddleware:
             response = self.get_response(request)
         finally:
             self.leave(state)
-        return self.finish(request, response, state)
+        return self._rescope_stream(self.finish(request, response, state), state)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         state = self.enter(request)
@@ -44,7 +48,10 @@ class WrappingMiddleware:
             response = await self.get_response(request)
         finally:
             self.leave(state)
-        return self.finish(request, response, state)
+        return self._rescope_stream(self.finish(request, response, state), state)
+
+    def chunk_scope(self, state: Any) -> AbstractContextManager[Any] | None:
+        return None
 
     def enter(self, request: HttpRequest) -> Any:
         return None
@@ -55,14 +62,26 @@ class WrappingMiddleware:
     def finish(self, request: HttpRequest, response: HttpResponseBase, state: Any) -> HttpResponseBase:
         return response
 
+    def _rescope_stream(self, response: HttpResponseBase, state: Any) -> HttpResponseBase:
+        if not getattr(response, "streaming", False) or isinstance(response, FileResponse):
+            return response
+        if self.chunk_scope(state) is None:
+            return response
+
+        def scope() -> AbstractContextManager[Any]:
+            return self.chunk_scope(state)  # type: ignore[return-value]
+
+        content = response.streaming_content  # type: ignore[attr-defined]
+        response.streaming_content = (  # type: ignore[attr-defined]
+            _async_chunks(content, scope) if hasattr(content, "__aiter__") else _sync_chunks(content, scope)
+        )
+        return response
+
 
 class RequestIdMiddleware(WrappingMiddleware):
     """Give every request an id (the client's `X-Request-ID` when valid), make it current for logging
-    and the audit trail until the request is finished, and return it as `X-Request-ID`.
-
-    A streamed body (chat over SSE) is produced after the view returned; the id is made current again
-    around each chunk, so what the stream logs carries it too.
-    """
+    and the audit trail until the request is finished (and around each chunk of a streamed body),
+    and return it as `X-Request-ID`."""
 
     def enter(self, request: HttpRequest) -> str:
         request_id = request_id_from_client(request.META.get(META_KEY))
@@ -70,36 +89,31 @@ class RequestIdMiddleware(WrappingMiddleware):
         request_id_begin(request_id)
         return request_id
 
-    def finish(self, request: HttpRequest, response: HttpResponseBase, state: Any) -> HttpResponseBase:
-        return self._tag(response, state)
+    def chunk_scope(self, state: str) -> AbstractContextManager[Any]:
+        return request_id_scope(state)
 
-    @staticmethod
-    def _tag(response: HttpResponseBase, request_id: str) -> HttpResponseBase:
-        response[HEADER] = request_id
-        if getattr(response, "streaming", False) and not isinstance(response, FileResponse):
-            content = response.streaming_content  # type: ignore[attr-defined]
-            response.streaming_content = (  # type: ignore[attr-defined]
-                _async_chunks(content, request_id)
-                if hasattr(content, "__aiter__")
-                else _sync_chunks(content, request_id)
-            )
+    def finish(self, request: HttpRequest, response: HttpResponseBase, state: Any) -> HttpResponseBase:
+        response[HEADER] = state
         return response
 
 
-def _sync_chunks(content: Iterable[bytes], request_id: str) -> Iterator[bytes]:
+ChunkScope = Callable[[], AbstractContextManager[Any]]
+
+
+def _sync_chunks(content: Iterable[bytes], scope: ChunkScope) -> Iterator[bytes]:
     iterator = iter(content)
     while True:
-        with request_id_scope(request_id):
+        with scope():
             chunk = next(iterator, None)
         if chunk is None:
             return
         yield chunk
 
 
-async def _async_chunks(content: AsyncIterable[bytes], request_id: str) -> AsyncIterator[bytes]:
+async def _async_chunks(content: AsyncIterable[bytes], scope: ChunkScope) -> AsyncIterator[bytes]:
     iterator = aiter(content)
     while True:
-        with request_id_scope(request_id):
+        with scope():
             try:
                 chunk = await anext(iterator)
             except StopAsyncIteration:

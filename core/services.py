@@ -1,4 +1,19 @@
-"""Service helpers shared by every app: optimistic-concurrency updates and soft delete/restore."""
+"""Service helpers shared by every app: optimistic-concurrency updates and soft delete/restore.
+
+Lock order
+----------
+Every transaction that locks or updates more than one row takes its locks in this one order, so two
+transactions wait for each other instead of deadlocking:
+
+1. user (auth_app), then catalogue rows (models_app: model, tag) when a service locks them;
+2. folder (parent before child), then conversation;
+3. exchange, then response, then prompt;
+4. feedback, note, attachment.
+
+Within one kind, rows are taken in primary-key order (an UPDATE of many rows of one kind is one
+statement). A cascade (soft delete, restore, purge) walks the same order from the row it starts at:
+parents before children. `lock_for_update` is the way to take a row lock explicitly.
+"""
 
 from __future__ import annotations
 

@@ -5,12 +5,24 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Group
 from django.core.cache import cache
+from django.db import connections
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from core.permissions import ADMIN_ROLE
 from tests.auth_app.factories import UserFactory
 from tests.fakes.ollama import fake_ollama, ollama_down  # noqa: F401 - fixtures for every test
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database, with the connection pool on as in production; the pool's idle connections
+    are closed before the database is dropped."""
+    yield
+    with django_db_blocker.unblock():
+        connections.close_all()
+        for connection in connections.all():
+            connection.close_pool()
 
 
 @pytest.fixture(autouse=True)

@@ -12,8 +12,6 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import orjson
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
@@ -69,8 +67,10 @@ from admin_app.api.platform_serializers import (
 from admin_app.models import ModelPull, SystemMessage
 from conversations_app import selectors as conversation_selectors
 from core.api import EVENT_STREAM, IF_MATCH, NO_CONTENT, AsyncAPIView
+from core.db import db_step
 from core.pagination import PageNumberPagination
 from core.permissions import IsAdminRole
+from core.sse import EventNumbering, with_keepalive
 from models_app import selectors as catalogue_selectors
 from models_app import services as catalogue_services
 from models_app.models import AIModel, Tag
@@ -430,13 +430,9 @@ INFERENCE_PULL_EVENTS_POLL_INTERVAL seconds):
 - `event: timeout` — `{"message", "pull"}` when the stream has lasted INFERENCE_PULL_EVENTS_MAX_SECONDS;
   reconnect to follow on. Last event.
 
-A comment line is sent every 15 seconds without change, so proxies keep the connection open.
+Each event has an `id:`; a comment line is sent every 15 seconds without change, so proxies keep the
+connection open. No database connection is held between two polls.
 """
-HEARTBEAT_SECONDS = 15.0
-
-
-def _event(name: str, data: Any) -> bytes:
-    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(data, default=str) + b"\n\n"
 
 
 class PullEventStream:
@@ -450,24 +446,24 @@ class PullEventStream:
     def _read(self) -> dict[str, Any]:
         return dict(ModelPullSerializer(selectors.model_pull_get(pull_id=self.pull_id)).data)
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        started = last_sent = time.monotonic()
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return with_keepalive(self._events())
+
+    async def _events(self) -> AsyncIterator[bytes]:
+        event = EventNumbering()
+        started = time.monotonic()
         previous: dict[str, Any] | None = None
         while True:
-            pull = await sync_to_async(self._read)()
+            pull = await db_step(self._read)
             if pull["status"] in (ModelPull.Status.SUCCESS, ModelPull.Status.FAILED):
-                yield _event("done", pull)
+                yield event("done", pull)
                 return
-            now = time.monotonic()
             if pull != previous:
-                yield _event("progress", pull)
-                previous, last_sent = pull, now
-            elif now - last_sent >= HEARTBEAT_SECONDS:
-                yield b": waiting\n\n"
-                last_sent = now
-            if now - started >= self.max_seconds:
+                yield event("progress", pull)
+                previous = pull
+            if time.monotonic() - started >= self.max_seconds:
                 message = "The stream has reached its time limit; reconnect to follow the pull."
-                yield _event("timeout", {"message": message, "pull": pull})
+                yield event("timeout", {"message": message, "pull": pull})
                 return
             await asyncio.sleep(self.poll_interval)
 
@@ -487,7 +483,7 @@ class ModelPullEventsView(AsyncAPIView):
         },
     )
     async def get(self, request: Request, pull_id) -> StreamingHttpResponse:
-        await sync_to_async(selectors.model_pull_get)(pull_id=pull_id)
+        await db_step(selectors.model_pull_get, pull_id=pull_id)
         response = StreamingHttpResponse(PullEventStream(pull_id), content_type=EVENT_STREAM)
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"

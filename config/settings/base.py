@@ -160,6 +160,14 @@ MEDIA_URL = "media/"
 OLLAMA_URL = env("OLLAMA_URL", default="http://127.0.0.1:11434")
 OLLAMA_CONNECT_TIMEOUT = env.float("OLLAMA_CONNECT_TIMEOUT", default=3.0)
 OLLAMA_READ_TIMEOUT = env.float("OLLAMA_READ_TIMEOUT", default=300.0)
+# Chat: a streaming answer shows it is alive this often (seconds); one silent for longer than the read
+# timeout plus the margin is taken for dead (its process crashed) and marked interrupted by a periodic
+# sweep. An outcome that could not be stored (PostgreSQL down) is retried this long in the background.
+CHAT_HEARTBEAT_SECONDS = env.float("CHAT_HEARTBEAT_SECONDS", default=60.0)
+CHAT_STALE_MARGIN_SECONDS = env.float("CHAT_STALE_MARGIN_SECONDS", default=120.0)
+CHAT_RECORD_RETRY_SECONDS = env.float("CHAT_RECORD_RETRY_SECONDS", default=600.0)
+# Server-Sent Events: a comment at least this often (seconds) while nothing else is sent.
+SSE_KEEPALIVE_SECONDS = env.float("SSE_KEEPALIVE_SECONDS", default=15.0)
 # Seconds /health/ready waits for each dependency (PostgreSQL's connect takes at least 2 s to time out).
 HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=1.0)
 ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)

@@ -33,6 +33,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "auth_app.tasks.purge_expired_refresh_tokens",
         "schedule": crontab(hour=3, minute=17),
     },
+    "interrupt-stale-answers": {
+        "task": "conversations_app.tasks.interrupt_stale_answers",
+        "schedule": 60.0,
+    },
     # Attachments whose text extraction could not be queued (broker down) are queued again.
     "queue-pending-attachments": {
         "task": "conversations_app.tasks.queue_pending_attachments",

@@ -1,18 +1,28 @@
 """Test settings: real PostgreSQL and Redis, fast password hashing, isolated cache keys."""
 
+from urllib.parse import urlsplit, urlunsplit
+
 from config.env import env
 from config.settings.base import *  # noqa: F403
-from config.settings.base import CACHES, REST_FRAMEWORK
+from config.settings.base import CACHES, REDIS_URL, REST_FRAMEWORK
+
+
+def _redis_database(url: str, number: int) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{number}"))
+
+
+# Tests flush their Redis database (cache, throttle counters, queue): never the one `make run` uses.
+TEST_REDIS_URL = env("TEST_REDIS_URL", default=_redis_database(REDIS_URL, 15))
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CACHES["default"]["KEY_PREFIX"] = "test"
+CACHES["default"]["LOCATION"] = TEST_REDIS_URL
+CELERY_BROKER_URL = TEST_REDIS_URL
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
-# The pool keeps connections across tests' transactions; the test runner wants plain connections.
-DATABASES["default"]["OPTIONS"].pop("pool", None)  # noqa: F405
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {**REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]}}
 # Parallel runs on one machine (e.g. several checkouts) each use their own test database.
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="test_ollamanet")}  # noqa: F405

@@ -2,8 +2,9 @@
 branch, regenerate an answer, switch branch.
 
 Sending and regenerating are async views: under ASGI the wait on Ollama (seconds to minutes) holds
-no thread. DRF's own steps (authentication, permissions, throttles) and every database call run in
-a worker thread through `sync_to_async`, each service in its own short transaction.
+no thread and no database connection. DRF's own steps (authentication, permissions, throttles) and
+every database call run in a worker thread through `core.db.db_step`, each service in its own short
+transaction, the connection given back to the pool after each step.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
-import orjson
-from asgiref.sync import sync_to_async
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -44,13 +43,17 @@ from conversations_app.services.chat import (
     exchange_start,
 )
 from core.api import EVENT_STREAM, AsyncAPIView
+from core.db import db_step
 from core.exceptions import ApplicationError, error_body
 from core.pagination import CursorPagination
+from core.sse import EventNumbering, with_keepalive
 from core.throttling import UserRateThrottle
 
 SSE_DESCRIPTION = """
 With `stream: true` or `Accept: text/event-stream` the answer is streamed as Server-Sent Events
-(`200`, `Content-Type: text/event-stream`), one event per message:
+(`200`, `Content-Type: text/event-stream`), one event per message, each with an `id:` (its number in
+the stream); a `: keep-alive` comment comes at least every 15 seconds while the model is silent
+(loading, thinking):
 
 - `event: start` — `{"exchange_id", "prompt_id", "response_id", "parent_id", "position"}`: the prompt
   and a response in status `streaming` are stored before the model is asked.
@@ -58,8 +61,10 @@ With `stream: true` or `Accept: text/event-stream` the answer is streamed as Ser
 - `event: done` — `{"exchange_id", "prompt_id", "response_id", "status": "complete", "done_reason",
   "metrics": {"total_duration", "load_duration", "prompt_eval_count", "prompt_eval_duration",
   "eval_count", "eval_duration"}}` (integers: nanoseconds and token counts). Last event.
-- `event: error` — `{"code", "message", "exchange_id", "response_id", "status": "failed"}`: the model
-  server failed mid-way; the response is stored `failed` with what had arrived. Last event.
+- `event: error` — `{"code", "message", "exchange_id", "response_id", "status"}`: the model server
+  failed mid-way (`status: "failed"`; the response is stored `failed` with what had arrived), or the
+  database became unavailable (`code: "database_unavailable"`, `status: "pending"`; the answer is
+  stored as soon as the database is back). Last event.
 
 A client that disconnects leaves the response `interrupted` with what had arrived. Failures before
 the first token are plain JSON errors: 503 when Ollama is unreachable, 409 when the model is not
@@ -91,10 +96,6 @@ class HistoryPagination(CursorPagination):
     max_page_size = 200
 
 
-def _sse(event: str, data: dict[str, Any]) -> bytes:
-    return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data, default=str) + b"\n\n"
-
-
 class ExchangeEventStream:
     """The Server-Sent Events of one answer; Django closes it when the response ends, however it
     ends, which records an interruption if the answer did not end otherwise."""
@@ -102,9 +103,13 @@ class ExchangeEventStream:
     def __init__(self, relay: ExchangeRelay) -> None:
         self._relay = relay
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return with_keepalive(self._events())
+
+    async def _events(self) -> AsyncIterator[bytes]:
+        event = EventNumbering()
         exchange = self._relay.exchange
-        yield _sse(
+        yield event(
             "start",
             {
                 "exchange_id": exchange.pk,
@@ -117,16 +122,17 @@ class ExchangeEventStream:
         try:
             async with aclosing(self._relay.tokens()) as tokens:
                 async for piece in tokens:
-                    yield _sse("token", {"content": piece})
+                    yield event("token", {"content": piece})
         except ApplicationError as exc:
             body = error_body(exc.code, exc.message)["error"]
-            yield _sse(
+            outcome = "pending" if exc.code == "database_unavailable" else "failed"
+            yield event(
                 "error",
-                {**body, "exchange_id": exchange.pk, "response_id": exchange.response_id, "status": "failed"},
+                {**body, "exchange_id": exchange.pk, "response_id": exchange.response_id, "status": outcome},
             )
             return
         answer = self._relay.exchange.response
-        yield _sse(
+        yield event(
             "done",
             {
                 "exchange_id": exchange.pk,
@@ -170,10 +176,10 @@ class ChatAnswerMixin:
                 model=exchange.response.model_name, messages=messages, options=exchange.prompt.options
             )
         except ApplicationError as exc:
-            await sync_to_async(exchange_fail)(exchange=exchange, error=exc.message)
+            await db_step(exchange_fail, exchange=exchange, error=exc.message)
             raise
         except asyncio.CancelledError:
-            await sync_to_async(exchange_interrupt)(exchange=exchange, content="")
+            await db_step(exchange_interrupt, exchange=exchange, content="")
             raise
         relay = ExchangeRelay(exchange=exchange, stream=ollama_stream)
         if stream:
@@ -184,7 +190,7 @@ class ChatAnswerMixin:
         async with aclosing(relay.tokens()) as tokens:
             async for _piece in tokens:
                 pass
-        data = await sync_to_async(self.exchange_data)(request, relay.exchange)
+        data = await db_step(self.exchange_data, request, relay.exchange)
         return Response(data, status=status.HTTP_201_CREATED)
 
 
@@ -205,7 +211,7 @@ class ConversationMessagesView(ChatAnswerMixin, AsyncAPIView):
         responses={200: ExchangePageSerializer},
     )
     async def get(self, request: Request, conversation_id) -> Response:
-        return await sync_to_async(self._history)(request, conversation_id)
+        return await db_step(self._history, request, conversation_id)
 
     def _history(self, request: Request, conversation_id) -> Response:
         conversation = conversation_get(owner=request.user, conversation_id=conversation_id)
@@ -226,7 +232,7 @@ class ConversationMessagesView(ChatAnswerMixin, AsyncAPIView):
         responses={201: ExchangeSerializer, **STREAM_RESPONSES},
     )
     async def post(self, request: Request, conversation_id) -> Response | StreamingHttpResponse:
-        exchange, messages, stream = await sync_to_async(self._start)(request, conversation_id)
+        exchange, messages, stream = await db_step(self._start, request, conversation_id)
         return await self.answer(request, exchange, messages, stream)
 
     def _start(self, request: Request, conversation_id) -> tuple[ConversationPromptResponse, list, bool]:
@@ -256,7 +262,7 @@ class ExchangeRegenerateView(ChatAnswerMixin, AsyncAPIView):
         responses={201: ExchangeSerializer, **STREAM_RESPONSES},
     )
     async def post(self, request: Request, conversation_id, exchange_id) -> Response | StreamingHttpResponse:
-        exchange, messages, stream = await sync_to_async(self._start)(request, conversation_id, exchange_id)
+        exchange, messages, stream = await db_step(self._start, request, conversation_id, exchange_id)
         return await self.answer(request, exchange, messages, stream)
 
     def _start(

@@ -15,6 +15,7 @@ from conversations_app.services.chat import (
     exchange_complete,
     exchange_fail,
     exchange_interrupt,
+    exchange_interrupt_stale,
     exchange_regenerate,
     exchange_start,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "exchange_complete",
     "exchange_fail",
     "exchange_interrupt",
+    "exchange_interrupt_stale",
     "exchange_regenerate",
     "exchange_start",
     "feedback_create",

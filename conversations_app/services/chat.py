@@ -1,6 +1,7 @@
 """Chat: an exchange from the prompt to the stored answer, regenerating answers, switching branches.
 
-How one answer is made (no database transaction is open while Ollama is waited on):
+How one answer is made (no database transaction is open, and no connection held, while Ollama is
+waited on):
 
 1. `exchange_start` (or `exchange_regenerate`) commits, in one transaction, the prompt, the exchange
    and a response in status `streaming`, and makes the exchange the conversation's current one.
@@ -9,27 +10,36 @@ How one answer is made (no database transaction is open while Ollama is waited o
 3. `ExchangeRelay` carries Ollama's streamed answer and records how it ended with
    `exchange_complete` (metrics), `exchange_fail` (error + what had arrived) or
    `exchange_interrupt` (the client went away; what had arrived). The first of these to run wins;
-   a response is never finished twice.
+   a response is never finished twice. While it streams, the response's `updated_at` moves every
+   CHAT_HEARTBEAT_SECONDS; `exchange_interrupt_stale` (a periodic task) marks `interrupted` the
+   answers whose producer died without recording anything.
 
-Locks are taken conversation row first, then the response row.
+Locks follow the project's order (core.services): the conversation row, then the response row.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import timedelta
 from typing import Any
 
-from asgiref.sync import sync_to_async
-from django.db import connection, transaction
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from conversations_app.models import AIResponse, Conversation, ConversationPromptResponse, Prompt
 from conversations_app.ollama import ChatStream
 from conversations_app.selectors.history import ancestor_exchanges
-from core.exceptions import ApplicationError, Conflict, NotFound, ValidationFailed
+from core.db import db_step, released
+from core.exceptions import ApplicationError, Conflict, DatabaseUnavailable, NotFound, ValidationFailed
 from core.services import lock_for_update
+
+logger = logging.getLogger(__name__)
 
 METRIC_FIELDS = (
     "total_duration",
@@ -42,9 +52,14 @@ METRIC_FIELDS = (
 
 
 def _lock_conversation(conversation_id: Any) -> Conversation:
-    """Lock an alive conversation row (with its model and current exchange read alongside)."""
+    """Lock an alive conversation row (its model read alongside).
+
+    The current exchange is read afterwards, by its own statement: joined into the locking query,
+    PostgreSQL would re-check only the locked row after waiting for a concurrent sender and return
+    the exchange that sender has just inserted as missing (the statement's snapshot predates it).
+    """
     conversation = (
-        Conversation.objects.select_related("model", "current_exchange")
+        Conversation.objects.select_related("model")
         .select_for_update(of=("self",))
         .filter(pk=conversation_id)
         .first()
@@ -52,6 +67,17 @@ def _lock_conversation(conversation_id: Any) -> Conversation:
     if conversation is None:
         raise NotFound("Conversation not found.")
     return conversation
+
+
+def _current_exchange(conversation: Conversation) -> ConversationPromptResponse | None:
+    """The locked conversation's current exchange (id and position only), read after the lock."""
+    if conversation.current_exchange_id is None:
+        return None
+    return (
+        ConversationPromptResponse._base_manager.only("id", "position")
+        .filter(pk=conversation.current_exchange_id)
+        .first()
+    )
 
 
 def _ensure_model_available(conversation: Conversation) -> None:
@@ -98,7 +124,7 @@ def exchange_start(
     with transaction.atomic():
         locked = _lock_conversation(conversation.pk)
         _ensure_model_available(locked)
-        parent = locked.current_exchange
+        parent = _current_exchange(locked)
         exchange = _create_exchange(
             conversation=locked,
             content=content,
@@ -166,7 +192,7 @@ def _finish(
     *,
     exchange: ConversationPromptResponse,
     status: str,
-    content: str,
+    content: str | None,
     error: str = "",
     done_reason: str = "",
     metrics: Mapping[str, Any] | None = None,
@@ -174,6 +200,7 @@ def _finish(
     """Move a `streaming` response to its final status and add what it cost to the conversation.
 
     A response that is already finished is left as it is (the first outcome recorded wins).
+    `content=None` keeps the text stored so far.
     """
     with transaction.atomic():
         lock_for_update(Conversation, exchange.conversation_id)
@@ -183,6 +210,7 @@ def _finish(
             return exchange
         counts = {name: _int_metric((metrics or {}).get(name)) for name in METRIC_FIELDS}
         now = timezone.now()
+        content = response.content if content is None else content
         values: dict[str, Any] = {
             "status": status,
             "content": content,
@@ -311,6 +339,41 @@ def exchange_chat_messages(*, exchange: ConversationPromptResponse) -> list[dict
     return messages
 
 
+def exchange_heartbeat(*, exchange: ConversationPromptResponse) -> None:
+    """Show that the answer is still being produced (its `updated_at`), so the sweep leaves it."""
+    AIResponse._base_manager.filter(pk=exchange.response_id, status=AIResponse.Status.STREAMING).update(
+        updated_at=timezone.now()
+    )
+
+
+STALE_ERROR = "The answer was cut off: the server process producing it stopped before it ended."
+
+
+def exchange_interrupt_stale(*, older_than: timedelta) -> int:
+    """Mark `interrupted` the answers still `streaming` that showed no sign of life for `older_than`
+    (their producer crashed, or was stopped by a deploy). Returns how many were marked.
+
+    Each goes through `_finish`, so the first outcome recorded still wins and the conversation's
+    counters move as for any interruption.
+    """
+    cutoff = timezone.now() - older_than
+    stale = list(
+        ConversationPromptResponse._base_manager.filter(
+            response__status=AIResponse.Status.STREAMING, response__updated_at__lt=cutoff
+        ).only("id", "conversation_id", "prompt_id", "response_id")
+    )
+    for exchange in stale:
+        response = _finish(
+            exchange=exchange, status=AIResponse.Status.INTERRUPTED, content=None, error=STALE_ERROR
+        ).response
+        logger.warning("answer %s was left streaming; marked %s", exchange.response_id, response.status)
+    return len(stale)
+
+
+# Strong references to the recordings retried in the background (the event loop keeps weak ones).
+_PENDING_RECORDINGS: set[asyncio.Task] = set()
+
+
 class ExchangeRelay:
     """Carries Ollama's streamed answer to one exchange and records how the answer ended.
 
@@ -318,14 +381,19 @@ class ExchangeRelay:
     `complete`; when Ollama fails mid-way, `failed` (the ApplicationError is raised to the consumer);
     when the consumer stops early (cancelled, or the iterator closed), `interrupted`. `close()` is
     the synchronous safety net for a consumer that vanished without closing the iterator.
+
+    Every database step gives its connection back at once (`core.db.db_step`): no connection is held
+    while Ollama is waited on. When the outcome cannot be stored because PostgreSQL is unreachable,
+    the consumer gets DatabaseUnavailable at once and the outcome (with the text that arrived) is
+    stored in the background as soon as the database answers again.
     """
 
     def __init__(self, *, exchange: ConversationPromptResponse, stream: ChatStream) -> None:
         self.exchange = exchange
-        self.error: ApplicationError | None = None
         self._stream = stream
         self._pieces: list[str] = []
-        self._finished = False
+        self._finished = False  # the outcome is stored, or its storing is under way in the background
+        self._last_heartbeat = time.monotonic()
 
     @property
     def content(self) -> str:
@@ -334,8 +402,45 @@ class ExchangeRelay:
     async def _record(self, service: Callable[..., ConversationPromptResponse], **kwargs: Any) -> None:
         if self._finished:
             return
+        try:
+            self.exchange = await db_step(service, exchange=self.exchange, **kwargs)
+        except (OperationalError, InterfaceError) as exc:
+            self._finished = True
+            task = asyncio.get_running_loop().create_task(self._record_later(service, kwargs))
+            _PENDING_RECORDINGS.add(task)
+            task.add_done_callback(_PENDING_RECORDINGS.discard)
+            logger.warning("answer %s not stored yet, retrying: %s", self.exchange.response_id, exc)
+            raise DatabaseUnavailable(
+                "The answer could not be stored because the database is unavailable; it will be "
+                "stored as soon as the database is back."
+            ) from exc
         self._finished = True
-        self.exchange = await sync_to_async(service)(exchange=self.exchange, **kwargs)
+
+    async def _record_later(self, service: Callable[..., ConversationPromptResponse], kwargs: dict) -> None:
+        """Store the outcome once PostgreSQL answers again (backing off), for as long as allowed."""
+        deadline = time.monotonic() + settings.CHAT_RECORD_RETRY_SECONDS
+        delay = 0.5
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                self.exchange = await db_step(service, exchange=self.exchange, **kwargs)
+            except (OperationalError, InterfaceError) as exc:
+                if time.monotonic() >= deadline:
+                    logger.error("answer %s could not be stored: %s", self.exchange.response_id, exc)
+                    return
+                delay = min(delay * 2, 5.0)
+                continue
+            logger.info("answer %s stored after the database came back", self.exchange.response_id)
+            return
+
+    async def _heartbeat(self) -> None:
+        if time.monotonic() - self._last_heartbeat < settings.CHAT_HEARTBEAT_SECONDS:
+            return
+        self._last_heartbeat = time.monotonic()
+        try:
+            await db_step(exchange_heartbeat, exchange=self.exchange)
+        except (OperationalError, InterfaceError) as exc:
+            logger.warning("heartbeat of answer %s not stored: %s", self.exchange.response_id, exc)
 
     async def tokens(self) -> AsyncIterator[str]:
         final: dict[str, Any] = {}
@@ -347,18 +452,23 @@ class ExchangeRelay:
                     yield piece
                 if chunk.get("done"):
                     final = chunk
+                await self._heartbeat()
+            await self._stream.aclose()
             await self._record(
                 exchange_complete,
                 content=self.content,
                 done_reason=str(final.get("done_reason") or "stop"),
                 metrics=final,
             )
+        except DatabaseUnavailable:
+            raise
         except ApplicationError as exc:
-            self.error = exc
             await self._record(exchange_fail, content=self.content, error=exc.message)
             raise
         except (asyncio.CancelledError, GeneratorExit):
-            await self._record(exchange_interrupt, content=self.content)
+            # Nobody is left to tell if the database is down too: the retry in the background stays.
+            with contextlib.suppress(DatabaseUnavailable):
+                await self._record(exchange_interrupt, content=self.content)
             raise
         finally:
             await self._stream.aclose()
@@ -375,5 +485,5 @@ class ExchangeRelay:
         try:
             asyncio.get_running_loop()
         except RuntimeError:
+            self.exchange = released(exchange_interrupt)(exchange=self.exchange, content=self.content)
             self._finished = True
-            self.exchange = exchange_interrupt(exchange=self.exchange, content=self.content)

@@ -21,15 +21,16 @@ from core import services as core_services
 
 
 def _conversation_rows(conversations: models.QuerySet) -> list[models.QuerySet]:
-    """Everything a conversation owns, children before nothing: exchanges, prompts, responses,
-    feedback, notes and attachments of the given conversations (alive or not; callers filter)."""
+    """Everything a conversation owns, in the project's lock order (core.services): exchanges,
+    responses, prompts, then feedback, notes and attachments of the given conversations (alive or
+    not; callers filter)."""
     return [
+        ConversationPromptResponse.all_objects.filter(conversation__in=conversations),
+        AIResponse.all_objects.filter(exchange__conversation__in=conversations),
+        Prompt.all_objects.filter(exchange__conversation__in=conversations),
         Feedback.all_objects.filter(response__exchange__conversation__in=conversations),
         Note.all_objects.filter(response__exchange__conversation__in=conversations),
         Attachment.all_objects.filter(conversation__in=conversations),
-        Prompt.all_objects.filter(exchange__conversation__in=conversations),
-        AIResponse.all_objects.filter(exchange__conversation__in=conversations),
-        ConversationPromptResponse.all_objects.filter(conversation__in=conversations),
     ]
 
 
@@ -56,12 +57,15 @@ def folder_descendant_ids(*, folder: Folder) -> list:
 
 
 def _folder_rows(folder: Folder) -> Iterable[models.QuerySet]:
+    """A folder's subfolders, their conversations, then what those own: parents before children, so
+    a cascade waits for an answer being finished (conversation, then response) instead of
+    deadlocking with it."""
     folder_ids = [folder.pk, *folder_descendant_ids(folder=folder)]
     conversations = Conversation.all_objects.filter(folder_id__in=folder_ids)
     return [
-        *_conversation_rows(conversations),
-        conversations,
         Folder.all_objects.filter(pk__in=folder_ids[1:]),
+        conversations,
+        *_conversation_rows(conversations),
     ]
 
 

@@ -81,7 +81,7 @@ def test_tables_carry_row_estimates_and_dead_tuples(admin_client_api):
     assert tags["last_analyze"] is not None
 
 
-def test_connections_are_summed_by_state_and_say_there_is_no_pool(
+def test_connections_are_summed_by_state_with_the_pools_statistics(
     admin_client_api, django_assert_num_queries
 ):
     # authentication, Admin role, by state, server totals
@@ -94,9 +94,19 @@ def test_connections_are_summed_by_state_and_say_there_is_no_pool(
     assert body["total"] == sum(row["connections"] for row in body["by_state"])
     assert body["server"]["client_connections"] >= body["total"]
     assert body["server"]["max_connections"] > 0
-    assert body["pool"]["configured"] is False
-    assert body["pool"]["stats"] is None
-    assert "No connection pool" in body["pool"]["message"]
+    # the tests run with the pool on, as production does
+    assert body["pool"]["configured"] is True
+    assert body["pool"]["stats"]["pool_max"] == connection.settings_dict["OPTIONS"]["pool"]["max_size"]
+
+
+def test_connections_say_when_there_is_no_pool(admin_client_api, monkeypatch):
+    monkeypatch.setattr(database_selectors, "connection_pool", lambda: None)
+
+    pool = admin_client_api.get(CONNECTIONS_URL).json()["pool"]
+
+    assert pool["configured"] is False
+    assert pool["stats"] is None
+    assert "No connection pool" in pool["message"]
 
 
 def test_connections_show_the_pools_statistics_when_there_is_one(admin_client_api, monkeypatch):

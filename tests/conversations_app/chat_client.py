@@ -1,25 +1,30 @@
-"""Drive the async chat views from sync tests: Django's AsyncClient for whole streams, the ASGI
-application itself for a client that goes away mid-stream.
-
-The coroutines run under `async_to_sync`, so the views' `sync_to_async` database work comes back to
-the test's thread and sees (and writes into) the test's transaction.
+"""Drive the async chat views from sync tests the way a server does: the ASGI application is called
+on an event loop of its own, in another thread, so its database steps run in worker threads with
+pooled connections of their own (tests using it commit: `django_db(transaction=True)`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
-from contextlib import contextmanager
+from collections.abc import Callable, Coroutine, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from asgiref.sync import async_to_sync, sync_to_async
 from django.core.handlers.asgi import ASGIHandler
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
-from django.test import AsyncClient
+from django.utils.datastructures import CaseInsensitiveMapping
 from rest_framework_simplejwt.tokens import RefreshToken
+
+from core.db import db_step, released
+
+T = TypeVar("T")
+
+
+def run_in_server_thread(coroutine: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run `coroutine()` to its end on a new event loop in a thread of its own."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(coroutine())).result(timeout=60)
 
 
 def bearer(user) -> str:
@@ -30,28 +35,33 @@ def bearer(user) -> str:
 class SSEEvent:
     event: str
     data: dict[str, Any]
+    id: str | None = None
 
 
 def parse_sse(raw: bytes) -> list[SSEEvent]:
+    """The events of a stream; comment lines (keep-alives) are left out."""
     events = []
     for block in raw.decode().split("\n\n"):
-        if not block.strip():
+        lines = [line for line in block.split("\n") if line and not line.startswith(":")]
+        if not lines:
             continue
-        name, data = "message", []
-        for line in block.split("\n"):
+        name, data, event_id = "message", [], None
+        for line in lines:
             key, _, value = line.partition(": ")
             if key == "event":
                 name = value
             elif key == "data":
                 data.append(value)
-        events.append(SSEEvent(name, json.loads("\n".join(data))))
+            elif key == "id":
+                event_id = value
+        events.append(SSEEvent(name, json.loads("\n".join(data)), event_id))
     return events
 
 
 @dataclass
 class StreamResult:
     status_code: int
-    headers: dict[str, str]
+    headers: Mapping[str, str]
     events: list[SSEEvent] = field(default_factory=list)
     body: bytes = b""
 
@@ -68,35 +78,8 @@ class StreamResult:
 def post_stream(
     path: str, user, body: dict[str, Any] | None = None, *, accept: str | None = None
 ) -> StreamResult:
-    """POST through Django's AsyncClient and read the whole (streamed or not) response."""
-
-    headers = {"Authorization": bearer(user)}
-    if accept:
-        headers["Accept"] = accept
-
-    async def run() -> StreamResult:
-        response = await AsyncClient().post(
-            path, body or {}, content_type="application/json", headers=headers
-        )
-        if response.streaming:
-            raw = b"".join([chunk async for chunk in response.streaming_content])
-            return StreamResult(response.status_code, dict(response.items()), parse_sse(raw), raw)
-        return StreamResult(response.status_code, dict(response.items()), [], response.content)
-
-    return async_to_sync(run)()
-
-
-@contextmanager
-def _connections_kept_open():
-    """The ASGI handler closes stale connections around each request; in a test that would close
-    the connection holding the test's transaction."""
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    try:
-        yield
-    finally:
-        request_started.connect(close_old_connections)
-        request_finished.connect(close_old_connections)
+    """POST to the ASGI application and read the whole (streamed or not) response."""
+    return asgi_request(path, user, body or {}, accept=accept or "application/json")
 
 
 def asgi_post_then_disconnect(
@@ -112,59 +95,104 @@ def asgi_post_then_disconnect(
     """Call the ASGI application like a server would, then disconnect the client.
 
     The client goes away after `disconnect_after_events` SSE events have been sent, or once the
-    blocking `wait_for()` returns. `while_connected()` runs (in the test's thread) just before.
+    blocking `wait_for()` returns. `while_connected()` runs (in a worker thread) just before.
     Returns the response status (None if none was started) and the events received.
     """
-    payload = json.dumps(body).encode()
+    result = asgi_request(
+        path,
+        user,
+        body,
+        accept=accept,
+        disconnect=True,
+        disconnect_after_events=disconnect_after_events,
+        wait_for=wait_for,
+        while_connected=while_connected,
+    )
+    return result.status_code, result.events
+
+
+def asgi_request(
+    path: str,
+    user,
+    body: dict[str, Any],
+    *,
+    method: str = "POST",
+    accept: str = "text/event-stream",
+    disconnect: bool = False,
+    disconnect_after_events: int | None = None,
+    wait_for: Callable[[], bool] | None = None,
+    while_connected: Callable[[], None] | None = None,
+) -> StreamResult:
+    """One request through Django's ASGI handler on a server thread; the client stays until the
+    response ends, or (`disconnect`) leaves as `asgi_post_then_disconnect` says."""
+    payload = json.dumps(body).encode() if method == "POST" else b""
+    headers = [
+        (b"host", b"testserver"),
+        (b"accept", accept.encode()),
+        # The token is stored (an outstanding refresh token): by this thread, on a connection given back.
+        (b"authorization", released(bearer)(user).encode()),
+    ]
+    if method == "POST":
+        headers += [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
-        "method": "POST",
+        "method": method,
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
         "query_string": b"",
         "root_path": "",
-        "headers": [
-            (b"host", b"testserver"),
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(payload)).encode()),
-            (b"accept", accept.encode()),
-            (b"authorization", bearer(user).encode()),
-        ],
+        "headers": headers,
         "client": ("127.0.0.1", 50000),
         "server": ("testserver", 80),
     }
 
-    async def run() -> tuple[int | None, list[SSEEvent]]:
+    async def run() -> StreamResult:
         gone = asyncio.Event()
+        ended = asyncio.Event()
         received: list[bytes] = []
-        state: dict[str, Any] = {"body_sent": False, "status": None}
+        state: dict[str, Any] = {"body_sent": False, "status": None, "headers": {}}
 
         async def receive() -> dict[str, Any]:
             if not state["body_sent"]:
                 state["body_sent"] = True
                 return {"type": "http.request", "body": payload, "more_body": False}
-            if wait_for is not None:
+            if not disconnect:
+                await ended.wait()
+            elif wait_for is not None:
                 await asyncio.to_thread(wait_for)
             else:
                 await gone.wait()
             if while_connected is not None:
-                await sync_to_async(while_connected)()
+                await db_step(while_connected)
             return {"type": "http.disconnect"}
 
         async def send(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 state["status"] = message["status"]
-            elif message["type"] == "http.response.body" and message.get("body"):
-                received.append(message["body"])
-                count = len(parse_sse(b"".join(received)))
-                if disconnect_after_events is not None and count >= disconnect_after_events:
-                    gone.set()
+                pairs = {k.decode(): v.decode() for k, v in message["headers"]}
+                state["headers"] = CaseInsensitiveMapping(pairs)
+            elif message["type"] == "http.response.body":
+                if message.get("body"):
+                    received.append(message["body"])
+                    if (
+                        disconnect_after_events is not None
+                        and len(parse_sse(b"".join(received))) >= disconnect_after_events
+                    ):
+                        gone.set()
+                if not message.get("more_body"):
+                    ended.set()
 
         await ASGIHandler()(scope, receive, send)
-        return state["status"], parse_sse(b"".join(received))
+        # A server's loop lives on: let the work it started in the background (an answer's outcome
+        # stored once the database is back) end before this loop does.
+        background = asyncio.all_tasks() - {asyncio.current_task()}
+        if background:
+            await asyncio.wait(background, timeout=30)
+        raw = b"".join(received)
+        streamed = state["headers"].get("Content-Type", "").startswith("text/event-stream")
+        return StreamResult(state["status"], state["headers"], parse_sse(raw) if streamed else [], raw)
 
-    with _connections_kept_open():
-        return async_to_sync(run)()
+    return run_in_server_thread(run)

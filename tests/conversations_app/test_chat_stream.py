@@ -1,4 +1,5 @@
-"""Streamed chat (Server-Sent Events) through the ASGI stack: success, Ollama failing, the client leaving."""
+"""Streamed chat (Server-Sent Events) through the ASGI stack, run as a server runs it (its own event
+loop and worker threads, the connection pool): success, Ollama failing, the client leaving."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from tests.conversations_app.chat_client import asgi_post_then_disconnect, post_
 from tests.conversations_app.factories import ConversationFactory
 from tests.fakes.ollama import DEFAULT_REPLY
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 REPLY = "".join(DEFAULT_REPLY)
 
