@@ -42,6 +42,12 @@ def parse_if_match(header: str | None) -> int | None:
     return int(value)
 
 
+def ensure_version(instance: models.Model, expected_version: int | None) -> None:
+    """412 when the caller's `If-Match` names another version than `instance` has (None: no check)."""
+    if expected_version is not None and instance.version != expected_version:  # type: ignore[attr-defined]
+        raise PreconditionFailed()
+
+
 def versioned_update(instance: M, *, fields: Mapping[str, Any], expected_version: int | None = None) -> M:
     """Write `fields` to `instance` with one conditional UPDATE and bump its `version`.
 
@@ -66,6 +72,15 @@ def versioned_update(instance: M, *, fields: Mapping[str, Any], expected_version
         fields=[*fields.keys(), "version", *(["updated_at"] if "updated_at" in values else [])]
     )
     return instance
+
+
+def versioned_change(instance: M, *, fields: Mapping[str, Any], expected_version: int | None = None) -> M:
+    """`versioned_update` of what the caller changes; with nothing to write, only the version the
+    caller read is checked (412 when stale) and nothing is bumped."""
+    if not fields:
+        ensure_version(instance, expected_version)
+        return instance
+    return versioned_update(instance, fields=fields, expected_version=expected_version)
 
 
 def soft_delete_rows(querysets: Iterable[models.QuerySet], *, at) -> None:
@@ -94,12 +109,11 @@ def lock_for_update(model: type[M], pk: Any) -> M:
         raise NotFound() from exc
 
 
-def lock_at_version(model: type[M], pk: Any, expected_version: int | None) -> M:
+def lock_at_version(model: type[M], pk: Any, *, expected_version: int | None) -> M:
     """Lock one row inside the current transaction and hold the client's If-Match against it:
     PreconditionFailed (412) when the row has changed since the client read it."""
     locked = lock_for_update(model, pk)
-    if expected_version is not None and locked.version != expected_version:  # type: ignore[attr-defined]
-        raise PreconditionFailed()
+    ensure_version(locked, expected_version)
     return locked
 
 
@@ -130,14 +144,15 @@ def _bump_fields(model: type[models.Model]) -> dict[str, Any]:
     return values
 
 
-def soft_delete(instance: M, *, related: RelatedRows = _no_related) -> M:
+def soft_delete(instance: M, *, related: RelatedRows = _no_related, expected_version: int | None = None) -> M:
     """Soft-delete `instance` and, at the same instant, the alive rows `related(instance)` yields.
 
-    One transaction; the row is locked first so two deletes cannot interleave.
+    One transaction; the row is locked first so two deletes cannot interleave, and held against the
+    caller's If-Match (`expected_version`: 412 when stale).
     """
     model = type(instance)
     with transaction.atomic():
-        locked = lock_for_update(model, instance.pk)
+        locked = lock_at_version(model, instance.pk, expected_version=expected_version)
         ensure_alive(locked)
         at = timezone.now()
         model._base_manager.filter(pk=instance.pk).update(deleted_at=at, **_bump_fields(model))
@@ -146,15 +161,16 @@ def soft_delete(instance: M, *, related: RelatedRows = _no_related) -> M:
     return instance
 
 
-def restore(instance: M, *, related: RelatedRows = _no_related) -> M:
-    """Restore `instance` and exactly the rows its soft delete took with it.
+def restore(instance: M, *, related: RelatedRows = _no_related, expected_version: int | None = None) -> M:
+    """Restore `instance` and exactly the rows its soft delete took with it (412 when
+    `expected_version`, the caller's If-Match, is stale).
 
     Rows deleted on their own earlier carry another timestamp and stay in the trash. When an alive
     row has taken the name since, the database refuses and Conflict (409) says so.
     """
     model = type(instance)
     with transaction.atomic():
-        locked = lock_for_update(model, instance.pk)
+        locked = lock_at_version(model, instance.pk, expected_version=expected_version)
         ensure_deleted(locked)
         at = locked.deleted_at
         try:

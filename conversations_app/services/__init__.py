@@ -19,13 +19,9 @@ from conversations_app.services.chat import (
     exchange_regenerate,
     exchange_start,
 )
-from conversations_app.services.conversations import (
-    conversation_create,
-    conversation_delete,
-    conversation_update,
-)
+from conversations_app.services.conversations import conversation_create, conversation_update
 from conversations_app.services.feedback import feedback_create, feedback_delete, feedback_update
-from conversations_app.services.folders import folder_create, folder_delete, folder_update
+from conversations_app.services.folders import folder_create, folder_update
 from conversations_app.services.notes import note_create, note_delete, note_update
 from conversations_app.services.trash import (
     conversation_purge,
@@ -47,7 +43,6 @@ __all__ = [
     "attachment_files_release",
     "attachments_queue_pending",
     "conversation_create",
-    "conversation_delete",
     "conversation_purge",
     "conversation_restore",
     "conversation_soft_delete",
@@ -64,7 +59,6 @@ __all__ = [
     "feedback_delete",
     "feedback_update",
     "folder_create",
-    "folder_delete",
     "folder_descendant_ids",
     "folder_purge",
     "folder_restore",

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
-from django.db import connection, models, transaction
-
-from core import services as core_services
-from core.exceptions import PreconditionFailed
-
-M = TypeVar("M", bound=models.Model)
+from django.db import connection, transaction
 
 
 class _Unset:
@@ -43,25 +37,3 @@ def advisory_xact_lock(key: str) -> None:
         raise RuntimeError("advisory_xact_lock must run inside transaction.atomic")
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
-
-
-def ensure_version(instance: Any, expected_version: int | None) -> None:
-    """412 when the caller's `If-Match` names another version than the row has (None: no check)."""
-    if expected_version is not None and instance.version != expected_version:
-        raise PreconditionFailed()
-
-
-def versioned_change(instance: M, *, fields: dict[str, Any], expected_version: int | None) -> M:
-    """Write `fields` in one conditional UPDATE that bumps the version (412 when stale); with nothing
-    to write, only check the version the caller read."""
-    if not fields:
-        ensure_version(instance, expected_version)
-        return instance
-    return core_services.versioned_update(instance, fields=fields, expected_version=expected_version)
-
-
-def delete_if_current(instance: M, *, expected_version: int | None, delete: Callable[[M], M]) -> M:
-    """Run `delete(instance)` once its row, locked, still has the version the caller read (412 if not)."""
-    with transaction.atomic():
-        ensure_version(core_services.lock_for_update(type(instance), instance.pk), expected_version)
-        return delete(instance)

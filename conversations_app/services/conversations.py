@@ -8,9 +8,9 @@ from uuid import UUID
 
 from admin_app.selectors import system_message_get_active
 from conversations_app.models import Conversation
-from conversations_app.services.common import UNSET, delete_if_current, versioned_change
+from conversations_app.services.common import UNSET
 from conversations_app.services.folders import folder_for_field
-from conversations_app.services.trash import conversation_soft_delete
+from core import services as core_services
 from core.exceptions import ValidationFailed
 from models_app.selectors import aimodel_get_published
 
@@ -119,13 +119,4 @@ def conversation_update(
         fields["is_pinned"] = is_pinned
     if is_archived is not UNSET:
         fields["is_archived"] = is_archived
-    return versioned_change(conversation, fields=fields, expected_version=expected_version)
-
-
-def conversation_delete(*, conversation: Conversation, expected_version: int | None = None) -> Conversation:
-    """Move a conversation to the trash with everything it owns; 412 when the caller's copy is stale."""
-    return delete_if_current(
-        conversation,
-        expected_version=expected_version,
-        delete=lambda locked: conversation_soft_delete(conversation=locked),
-    )
+    return core_services.versioned_change(conversation, fields=fields, expected_version=expected_version)

@@ -7,7 +7,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from conversations_app.models import AIResponse, Feedback
-from conversations_app.services.common import UNSET, delete_if_current, versioned_change
+from conversations_app.services.common import UNSET
 from core import services as core_services
 from core.exceptions import Conflict
 
@@ -44,9 +44,9 @@ def feedback_update(
         for name, value in (("rating", rating), ("reason", reason), ("comment", comment))
         if value is not UNSET
     }
-    return versioned_change(feedback, fields=fields, expected_version=expected_version)
+    return core_services.versioned_change(feedback, fields=fields, expected_version=expected_version)
 
 
 def feedback_delete(*, feedback: Feedback, expected_version: int | None = None) -> Feedback:
     """Withdraw feedback (soft delete); the user may rate the answer again afterwards."""
-    return delete_if_current(feedback, expected_version=expected_version, delete=core_services.soft_delete)
+    return core_services.soft_delete(feedback, expected_version=expected_version)

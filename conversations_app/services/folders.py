@@ -9,8 +9,9 @@ from django.db import IntegrityError, transaction
 
 from conversations_app.models import Folder
 from conversations_app.selectors.folders import folder_get_owned
-from conversations_app.services.common import UNSET, advisory_xact_lock, delete_if_current, versioned_change
-from conversations_app.services.trash import folder_descendant_ids, folder_soft_delete
+from conversations_app.services.common import UNSET, advisory_xact_lock
+from conversations_app.services.trash import folder_descendant_ids
+from core import services as core_services
 from core.exceptions import Conflict, ValidationFailed
 
 
@@ -99,14 +100,8 @@ def folder_update(
         )
         try:
             with transaction.atomic():
-                return versioned_change(folder, fields=fields, expected_version=expected_version)
+                return core_services.versioned_change(
+                    folder, fields=fields, expected_version=expected_version
+                )
         except IntegrityError as exc:
             raise _duplicate_name() from exc
-
-
-def folder_delete(*, folder: Folder, expected_version: int | None = None) -> Folder:
-    """Move a folder to the trash with its subfolders and their conversations; 412 when the caller's
-    copy is stale."""
-    return delete_if_current(
-        folder, expected_version=expected_version, delete=lambda locked: folder_soft_delete(folder=locked)
-    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from conversations_app.models import AIResponse, Note
-from conversations_app.services.common import UNSET, delete_if_current, versioned_change
+from conversations_app.services.common import UNSET
 from core import services as core_services
 from core.exceptions import ValidationFailed
 
@@ -68,9 +68,9 @@ def note_update(
         fields["from_index"] = note.from_index if from_index is UNSET else from_index
         fields["to_index"] = note.to_index if to_index is UNSET else to_index
         _check_span(response=note.response, from_index=fields["from_index"], to_index=fields["to_index"])
-    return versioned_change(note, fields=fields, expected_version=expected_version)
+    return core_services.versioned_change(note, fields=fields, expected_version=expected_version)
 
 
 def note_delete(*, note: Note, expected_version: int | None = None) -> Note:
     """Delete a note (soft delete)."""
-    return delete_if_current(note, expected_version=expected_version, delete=core_services.soft_delete)
+    return core_services.soft_delete(note, expected_version=expected_version)

@@ -69,10 +69,14 @@ def _folder_rows(folder: Folder) -> Iterable[models.QuerySet]:
     ]
 
 
-def conversation_soft_delete(*, conversation: Conversation) -> Conversation:
+def conversation_soft_delete(
+    *, conversation: Conversation, expected_version: int | None = None
+) -> Conversation:
     """Move a conversation to the trash with its exchanges, prompts, responses, feedback, notes and
-    attachments, in one transaction."""
-    return core_services.soft_delete(conversation, related=_single_conversation_rows)
+    attachments, in one transaction; 412 when `expected_version` (the caller's If-Match) is stale."""
+    return core_services.soft_delete(
+        conversation, related=_single_conversation_rows, expected_version=expected_version
+    )
 
 
 def conversation_restore(*, conversation: Conversation) -> Conversation:
@@ -85,9 +89,10 @@ def conversation_restore(*, conversation: Conversation) -> Conversation:
     return restored
 
 
-def folder_soft_delete(*, folder: Folder) -> Folder:
-    """Move a folder to the trash with its subfolders and their conversations (and what those own)."""
-    return core_services.soft_delete(folder, related=_folder_rows)
+def folder_soft_delete(*, folder: Folder, expected_version: int | None = None) -> Folder:
+    """Move a folder to the trash with its subfolders and their conversations (and what those own);
+    412 when `expected_version` (the caller's If-Match) is stale."""
+    return core_services.soft_delete(folder, related=_folder_rows, expected_version=expected_version)
 
 
 def folder_restore(*, folder: Folder) -> Folder:

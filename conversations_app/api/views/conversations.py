@@ -95,7 +95,9 @@ class ConversationViewSet(ResourceViewSet):
         return self.partial_update(request, pk)
 
     def destroy(self, request, pk=None) -> Response:
-        services.conversation_delete(conversation=self.get_object(), expected_version=self.expected_version)
+        services.conversation_soft_delete(
+            conversation=self.get_object(), expected_version=self.expected_version
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @action(detail=True, methods=["get"])

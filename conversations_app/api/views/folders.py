@@ -71,5 +71,5 @@ class FolderViewSet(ResourceViewSet):
         return self.partial_update(request, pk)
 
     def destroy(self, request, pk=None) -> Response:
-        services.folder_delete(folder=self.get_object(), expected_version=self.expected_version)
+        services.folder_soft_delete(folder=self.get_object(), expected_version=self.expected_version)
         return Response(status=status.HTTP_204_NO_CONTENT)
