@@ -27,9 +27,6 @@ class CatalogueHardDeleteMixin:
     def _affected_model_ids(self, queryset) -> list:
         return []
 
-    def delete_model(self, request, obj) -> None:
-        self.delete_queryset(request, self.model.all_objects.filter(pk=obj.pk))
-
     def delete_queryset(self, request, queryset) -> None:
         model_ids = self._affected_model_ids(queryset)
         super().delete_queryset(request, queryset)

@@ -98,6 +98,9 @@ class AttachmentAdmin(NoAddAdminMixin, LargeTableAdminMixin, SoftDeleteAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return obj is None and super().has_change_permission(request)  # the trash actions, no edit page
 
+    def has_trash_permission(self, request, obj=None) -> bool:
+        return (obj is None or obj.deleted_at is None) and self.has_change_permission(request)
+
     def soft_delete_object(self, request, obj: Attachment) -> None:
         attachment_delete(attachment=obj)
 
@@ -105,9 +108,6 @@ class AttachmentAdmin(NoAddAdminMixin, LargeTableAdminMixin, SoftDeleteAdmin):
         digests = set(queryset.values_list("sha256", flat=True))
         super().delete_queryset(request, queryset)
         transaction.on_commit(lambda: attachment_files_release(sha256s=digests))
-
-    def delete_model(self, request, obj: Attachment) -> None:
-        self.delete_queryset(request, Attachment.all_objects.filter(pk=obj.pk))
 
     @admin.display(description="size", ordering="size")
     def size_display(self, obj: Attachment) -> str:

@@ -2,15 +2,18 @@
 
 - Access goes by role: the Admin role (superusers included) may view, add and change every model
   without per-model permission rows; only superusers delete for good; other staff see nothing.
-- Soft-deletable models list every row, alive and deleted, with a "deleted" filter and column;
-  "Delete selected" moves rows to the trash (through the app's service, so cascades happen),
-  "Restore selected" brings them back, and "Delete permanently" is offered to superusers only.
+- Delete means one thing for soft-deletable models: the change form's Delete and "Delete selected"
+  move rows to the trash (through the app's service, so cascades happen), "Restore selected" (or the
+  button on a trashed row's page) brings them back, and only superusers delete for good, with the
+  warned "Delete permanently" action. Lists show alive rows unless the "deleted" filter asks for the
+  trash, where a "deleted at" column appears.
 - Edits write only the changed columns and bump `version` so API clients holding an old ETag see
   the change; constraints that involve read-only fields are checked before the database is asked.
 - Big tables get a paginator that does not `COUNT(*)` the whole table for an unfiltered list.
 """
 
 from django.contrib import admin
+from django.urls import reverse_lazy
 
 from core.admin.access import (
     AdminRoleAccessMixin,
@@ -33,6 +36,7 @@ from core.admin.forms import AdminModelForm, WholeRowConstraintsMixin, adopt_row
 admin.site.site_header = "OllamaNet administration"
 admin.site.site_title = "OllamaNet admin"
 admin.site.index_title = "Platform administration"
+admin.site.site_url = reverse_lazy("swagger-ui")  # "View site": the platform is its API
 
 __all__ = [
     "AdminModelForm",

@@ -7,15 +7,20 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected as django_delete_selected
-from django.contrib.admin.utils import flatten_fieldsets
+from django.contrib.admin.templatetags.admin_urls import add_preserved_filters, admin_urlname
+from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.utils.html import format_html
+from django.views.decorators.csrf import csrf_protect
 
 from core import services as core_services
 from core.admin.access import AdminRoleAccessMixin
-from core.admin.changelists import DeletedFilter
+from core.admin.changelists import DeletedFilter, shows_deleted_rows
 from core.admin.display import error_text
 from core.admin.forms import AdminModelForm, adopt_row, changed_columns
 from core.exceptions import ApplicationError
@@ -115,7 +120,10 @@ class SoftDeleteAdmin(BaseModelAdmin):
     """Base for soft-deletable models.
 
     Subclasses whose deletion cascades override `soft_delete_object` / `restore_object` to call
-    their app's service. A deleted row opens read-only: restore it to edit it.
+    their app's service. Delete means one thing: the change form's Delete and "Delete selected" move
+    rows to the trash; only superusers delete for good, with the warned "Delete permanently" action.
+    Lists show alive rows unless the "deleted" filter asks for the trash. A deleted row opens
+    read-only, says it is in the trash and offers to restore it.
     """
 
     actions = ("delete_selected", "restore_selected", "hard_delete_selected")
@@ -135,16 +143,75 @@ class SoftDeleteAdmin(BaseModelAdmin):
         return (DeletedFilter, *super().get_list_filter(request))
 
     def get_list_display(self, request: HttpRequest):
-        return (*super().get_list_display(request), "is_deleted_display")
-
-    @admin.display(boolean=True, description="deleted", ordering="deleted_at")
-    def is_deleted_display(self, obj) -> bool:
-        return obj.deleted_at is not None
+        list_display = tuple(super().get_list_display(request))
+        return (*list_display, "deleted_at") if shows_deleted_rows(request) else list_display
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         if obj is not None and obj.deleted_at is not None:
             return False
         return super().has_change_permission(request, obj)
+
+    def has_trash_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """May move `obj` (an alive row) to the trash: whoever may edit it."""
+        return (obj is None or obj.deleted_at is None) and self.has_change_permission(request, obj)
+
+    # --- the change form: "Delete" moves to the trash; a row in the trash says so ----------------------
+
+    change_form_template = "admin/soft_delete_change_form.html"
+
+    def render_change_form(
+        self, request: HttpRequest, context, add=False, change=False, form_url="", obj=None
+    ):
+        context["may_restore"] = (
+            obj is not None and obj.deleted_at is not None and self.has_change_permission(request)
+        )
+        response = super().render_change_form(request, context, add, change, form_url, obj)
+        # The form's Delete button is the trash's; deleting for good is the superusers' bulk action.
+        response.context_data["has_delete_permission"] = obj is not None and self.has_trash_permission(
+            request, obj
+        )
+        return response
+
+    @method_decorator(csrf_protect)
+    def delete_view(self, request: HttpRequest, object_id, extra_context=None):
+        """Move one row to the trash, after a confirmation page (not Django's permanent delete)."""
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_trash_permission(request, obj):
+            raise PermissionDenied
+        if request.method == "POST":
+            try:
+                self.soft_delete_object(request, obj)
+            except (ApplicationError, ValidationError, PermissionDenied) as exc:
+                self.message_user(request, f"Nothing was moved: {error_text(exc)}", messages.ERROR)
+                return HttpResponseRedirect(reverse(admin_urlname(self.opts, "change"), args=[obj.pk]))
+            self.log_change(request, obj, "Moved to the trash.")
+            self.message_user(
+                request,
+                format_html("The {} “{}” was moved to the trash.", self.opts.verbose_name, obj),
+                messages.SUCCESS,
+            )
+            changelist = reverse(admin_urlname(self.opts, "changelist"))
+            preserved = {"preserved_filters": self.get_preserved_filters(request), "opts": self.opts}
+            return HttpResponseRedirect(add_preserved_filters(preserved, changelist))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Move this {self.opts.verbose_name} to the trash?",
+            "subtitle": None,
+            "object_name": str(self.opts.verbose_name),
+            "object": obj,
+            "cascade": self.trash_cascade,
+            "opts": self.opts,
+            "app_label": self.opts.app_label,
+            "preserved_filters": self.get_preserved_filters(request),
+            **(extra_context or {}),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/soft_delete_confirmation.html", context)
+
+    trash_cascade = ""
+    """What goes to the trash with a row, for the confirmation page (e.g. "its exchanges and notes")."""
 
     def _apply(self, request: HttpRequest, objects, func, verb: str, skip_code: str | None = None) -> None:
         """Run `func(request, obj)` on each row and say how many it did and why it refused others."""

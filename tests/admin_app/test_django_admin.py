@@ -4,6 +4,7 @@ superusers, the audit trail is read-only, access goes by the Admin role, lists d
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 
 import pytest
@@ -229,9 +230,13 @@ def test_giving_the_admin_role_in_the_admin_makes_the_user_staff(superuser):
 # --- soft delete, restore, hard delete --------------------------------------------------------------
 
 
-def run_action(client: Client, model, action: str, objects, **extra):
+def run_action(client: Client, model, action: str, objects, *, listing: str = "", **extra):
+    """Post `action` on `objects` from the list page (`listing`: its query string, e.g. the trash's)."""
     data = {"action": action, ACTION_CHECKBOX: [str(o.pk) for o in objects], **extra}
-    return client.post(url(model, "changelist"), data)
+    return client.post(url(model, "changelist") + listing, data)
+
+
+TRASH = "?deleted=yes"
 
 
 def action_names(client: Client, model) -> set[str]:
@@ -288,7 +293,7 @@ def test_restore_selected_brings_back_exactly_what_the_deletion_took(admin_user)
     conversation_soft_delete(conversation=conversation)
     client = login(admin_user)
     # when
-    response = run_action(client, Conversation, "restore_selected", [conversation])
+    response = run_action(client, Conversation, "restore_selected", [conversation], listing=TRASH)
     # then
     assert response.status_code == 302
     assert Conversation.objects.filter(pk=conversation.pk).exists()
@@ -311,7 +316,7 @@ def test_restore_that_would_reuse_a_taken_name_is_refused_with_a_message(admin_u
     TagFactory(name="Vision", slug="vision-2")
     client = login(admin_user)
     # when
-    run_action(client, Tag, "restore_selected", [old])
+    run_action(client, Tag, "restore_selected", [old], listing=TRASH)
     # then
     assert Tag.all_objects.get(pk=old.pk).deleted_at is not None
     messages = [str(m) for m in client.get(url(Tag, "changelist")).context["messages"]]
@@ -320,17 +325,39 @@ def test_restore_that_would_reuse_a_taken_name_is_refused_with_a_message(admin_u
 
 
 @pytest.mark.django_db
-def test_the_deleted_filter_shows_the_trash(admin_user):
+def test_lists_show_alive_rows_unless_the_trash_is_asked_for(admin_user):
+    # given
     alive, deleted = SystemMessageFactory(), SystemMessageFactory()
     core_services.soft_delete(deleted)
     client = login(admin_user)
-    assert list(
-        client.get(url(SystemMessage, "changelist"), {"deleted": "yes"}).context["cl"].result_list
-    ) == [deleted]
-    assert list(
-        client.get(url(SystemMessage, "changelist"), {"deleted": "no"}).context["cl"].result_list
-    ) == [alive]
-    assert client.get(url(SystemMessage, "changelist")).context["cl"].result_count == 2
+    # when
+    default = client.get(url(SystemMessage, "changelist"))
+    trash = client.get(url(SystemMessage, "changelist"), {"deleted": "yes"})
+    everything = client.get(url(SystemMessage, "changelist"), {"deleted": "all"})
+    # then
+    assert list(default.context["cl"].result_list) == [alive]
+    assert list(trash.context["cl"].result_list) == [deleted]
+    assert everything.context["cl"].result_count == 2
+    choices = next(f for f in default.context["cl"].filter_specs if f.parameter_name == "deleted")
+    selected = [c["display"] for c in choices.choices(default.context["cl"]) if c["selected"]]
+    assert selected == ["Alive"]
+
+
+@pytest.mark.django_db
+def test_the_trash_shows_when_rows_were_deleted_not_a_boolean(admin_user):
+    # given
+    message = SystemMessageFactory()
+    core_services.soft_delete(message)
+    client = login(admin_user)
+    # when
+    default = client.get(url(SystemMessage, "changelist"))
+    trash = client.get(url(SystemMessage, "changelist"), {"deleted": "yes"})
+    # then the alive list has no deleted column, the trash says when
+    assert "deleted_at" not in default.context["cl"].list_display
+    assert "deleted_at" in trash.context["cl"].list_display
+    cell = re.search(rb'<td class="field-deleted_at[^"]*">(.*?)</td>', trash.content).group(1)
+    assert b"<img" not in cell
+    assert str(timezone.now().year).encode() in cell
 
 
 @pytest.mark.django_db
@@ -366,12 +393,90 @@ def test_admins_who_are_not_superusers_cannot_hard_delete(admin_user):
     # given
     conversation = ConversationFactory()
     client = login(admin_user)
-    # then: no such action, and the delete page is refused
+    # then: no such action
     assert action_names(client, Conversation) == {"delete_selected", "restore_selected"}
-    assert client.get(url(Conversation, "delete", conversation.pk)).status_code == 403
-    assert client.post(url(Conversation, "delete", conversation.pk), {"post": "yes"}).status_code == 403
     run_action(client, Conversation, "hard_delete_selected", [conversation], post="yes")
     assert Conversation.objects.filter(pk=conversation.pk).exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("who", ["admin_user", "superuser"])
+def test_the_change_forms_delete_moves_a_conversation_and_what_it_owns_to_the_trash(request, who):
+    # given
+    conversation = full_conversation()
+    exchange = conversation.exchanges.get()
+    client = login(request.getfixturevalue(who))
+    # when Delete is followed from the change form, confirmed
+    form = client.get(url(Conversation, "change", conversation.pk))
+    confirmation = client.get(url(Conversation, "delete", conversation.pk))
+    response = client.post(url(Conversation, "delete", conversation.pk), {"post": "yes"})
+    # then the button says what it does, and the rows are in the trash, not gone
+    assert url(Conversation, "delete", conversation.pk).encode() in form.content
+    assert b"Move to trash" in form.content
+    assert confirmation.status_code == 200
+    assert b"goes to the trash" in confirmation.content
+    assert response.status_code == 302
+    assert response["Location"] == url(Conversation, "changelist")
+    deleted_at = Conversation.all_objects.get(pk=conversation.pk).deleted_at
+    assert deleted_at is not None
+    assert Note.all_objects.get(response_id=exchange.response_id).deleted_at == deleted_at
+    assert Attachment.all_objects.get(conversation=conversation).deleted_at == deleted_at
+    messages = [str(m) for m in client.get(response["Location"]).context["messages"]]
+    assert messages == [f"The conversation “{conversation.title}” was moved to the trash."]
+
+
+@pytest.mark.django_db
+def test_the_change_forms_delete_on_a_folder_takes_its_conversations(admin_user):
+    folder = FolderFactory()
+    conversation = ConversationFactory(owner=folder.owner, folder=folder)
+    response = login(admin_user).post(url(Folder, "delete", folder.pk), {"post": "yes"})
+    assert response.status_code == 302
+    assert Folder.all_objects.get(pk=folder.pk).deleted_at is not None
+    assert Conversation.all_objects.get(pk=conversation.pk).deleted_at is not None
+
+
+@pytest.mark.django_db
+def test_a_refused_move_to_the_trash_comes_back_as_a_message(admin_user):
+    # when an admin deletes their own account from its page
+    client = login(admin_user)
+    response = client.post(url(User, "delete", admin_user.pk), {"post": "yes"})
+    # then
+    assert response.status_code == 302
+    assert response["Location"] == url(User, "change", admin_user.pk)
+    messages = [str(m) for m in client.get(response["Location"]).context["messages"]]
+    assert messages == ["Nothing was moved: You cannot delete your own account."]
+    assert User.objects.filter(pk=admin_user.pk).exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("who", ["admin_user", "superuser"])
+def test_a_row_in_the_trash_says_so_and_is_restored_from_its_page(request, who):
+    # given
+    message = SystemMessageFactory()
+    core_services.soft_delete(message)
+    client = login(request.getfixturevalue(who))
+    # when
+    page = client.get(url(SystemMessage, "change", message.pk))
+    delete_page = client.get(url(SystemMessage, "delete", message.pk))
+    restore = client.post(
+        url(SystemMessage, "changelist") + TRASH,
+        {"action": "restore_selected", ACTION_CHECKBOX: [str(message.pk)], "index": "0"},
+    )
+    # then the page says it is in the trash, offers Restore, and no Delete (not even for good)
+    assert b"is in the trash since" in page.content
+    assert b'value="restore_selected"' in page.content
+    assert page.context["has_delete_permission"] is False
+    assert b"Move to trash" not in page.content
+    assert delete_page.status_code == 403
+    assert restore.status_code == 302
+    assert SystemMessage.objects.filter(pk=message.pk).exists()
+
+
+@pytest.mark.django_db
+def test_an_alive_row_does_not_say_it_is_in_the_trash(admin_user):
+    message = SystemMessageFactory()
+    page = login(admin_user).get(url(SystemMessage, "change", message.pk))
+    assert b"in the trash since" not in page.content
 
 
 @pytest.mark.django_db
@@ -772,9 +877,9 @@ def test_superuser_hard_delete_of_a_conversation_leaves_no_orphan_messages(
     attachment = Attachment.objects.get(conversation=conversation)
     stored = attachment.file.path
     client = login(superuser)
-    # when deleted from its page
+    # when deleted permanently
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(url(Conversation, "delete", conversation.pk), {"post": "yes"})
+        response = run_action(client, Conversation, "hard_delete_selected", [conversation], post="yes")
     # then the conversation, its messages and its file are gone
     assert response.status_code == 302
     assert not Conversation.all_objects.filter(pk=conversation.pk).exists()
@@ -890,6 +995,28 @@ def test_an_unfiltered_big_table_shows_the_planners_estimate(admin_user, monkeyp
     assert client.get(url(AuditEvent, "changelist")).context["cl"].result_count == analysed
     assert AuditEvent.objects.count() > analysed
     assert client.get(url(AuditEvent, "changelist"), {"q": "bob"}).context["cl"].result_count == 2
+
+
+@pytest.mark.django_db
+def test_the_default_alive_list_of_a_big_table_is_estimated_too(admin_user, monkeypatch):
+    # given an analysed table, then one more row
+    ConversationFactory.create_batch(3)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE conversations_app_conversation")
+    analysed = Conversation.all_objects.count()
+    ConversationFactory()
+    monkeypatch.setattr(EstimatedCountPaginator, "exact_below", 1)
+    client = login(admin_user)
+    # then the default list (alive rows) takes the estimate, the trash is counted
+    assert client.get(url(Conversation, "changelist")).context["cl"].result_count == analysed
+    assert client.get(url(Conversation, "changelist"), {"deleted": "yes"}).context["cl"].result_count == 0
+
+
+@pytest.mark.django_db
+def test_view_site_goes_to_the_api_docs(admin_user):
+    page = login(admin_user).get(reverse("admin:index"))
+    assert page.context["site_url"] == "/api/docs/"
+    assert b'href="/api/docs/"' in page.content
 
 
 # --- query counts do not grow with rows -------------------------------------------------------------
