@@ -17,6 +17,7 @@ parents before children. `lock_for_update` is the way to take a row lock explici
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -72,6 +73,16 @@ def versioned_update(instance: M, *, fields: Mapping[str, Any], expected_version
         fields=[*fields.keys(), "version", *(["updated_at"] if "updated_at" in values else [])]
     )
     return instance
+
+
+def changes_of(instance: M, values: Mapping[str, Any]) -> tuple[dict[str, Any], M]:
+    """The `values` that differ from `instance`, and an unsaved copy of it carrying them, to validate
+    before anything is written."""
+    changed = {name: value for name, value in values.items() if getattr(instance, name) != value}
+    candidate = copy.copy(instance)
+    for name, value in changed.items():
+        setattr(candidate, name, value)
+    return changed, candidate
 
 
 def versioned_change(instance: M, *, fields: Mapping[str, Any], expected_version: int | None = None) -> M:

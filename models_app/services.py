@@ -6,12 +6,11 @@ model's denormalised `tag_names` (what full-text search weighs tags by) in step 
 
 from __future__ import annotations
 
-import copy
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Any, TypeVar
+from typing import Any
 
 from django.contrib.postgres.aggregates import StringAgg
 from django.core.exceptions import ValidationError
@@ -22,12 +21,10 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from core import services as core_services
-from core.exceptions import PreconditionFailed, ValidationFailed
+from core.exceptions import ValidationFailed
 from models_app.cache import catalogue_cache
 from models_app.models import AIModel, InstallStatus, ModelTag, Tag
 from models_app.selectors import normalise_model_name
-
-M = TypeVar("M", AIModel, Tag)
 
 # What callers may set on a model; publication, install state and tags have services of their own.
 AIMODEL_EDITABLE_FIELDS = frozenset(
@@ -88,23 +85,6 @@ def _check_fields(fields: dict[str, Any], allowed: frozenset[str]) -> None:
     unknown = sorted(set(fields) - allowed)
     if unknown:
         raise ValidationFailed(fields={name: ["This field cannot be set here."] for name in unknown})
-
-
-def _ensure_expected_version(instance: AIModel | Tag, expected_version: int | None) -> None:
-    if expected_version is not None and instance.version != expected_version:
-        raise PreconditionFailed()
-
-
-def _changes(instance: M, values: dict[str, Any], expected_version: int | None) -> tuple[dict[str, Any], M]:
-    """The values that differ from `instance`, and a copy of it carrying them to validate before
-    anything is written. With no difference, `expected_version` is still checked (412 when stale)."""
-    changed = {name: value for name, value in values.items() if getattr(instance, name) != value}
-    if not changed:
-        _ensure_expected_version(instance, expected_version)
-    candidate = copy.copy(instance)
-    for name, value in changed.items():
-        setattr(candidate, name, value)
-    return changed, candidate
 
 
 def _ensure_model_name_free(name: str, *, exclude_pk: uuid.UUID | None = None) -> None:
@@ -169,8 +149,9 @@ def aimodel_update(*, model: AIModel, expected_version: int | None = None, **fie
     _check_fields(fields, AIMODEL_EDITABLE_FIELDS)
     if "name" in fields:
         fields["name"] = normalise_model_name(fields["name"])
-    changed, candidate = _changes(model, fields, expected_version)
+    changed, candidate = core_services.changes_of(model, fields)
     if not changed:
+        core_services.ensure_version(model, expected_version)
         return model
     if "name" in changed:
         _ensure_model_name_free(changed["name"], exclude_pk=model.pk)
@@ -184,7 +165,7 @@ def aimodel_update(*, model: AIModel, expected_version: int | None = None, **fie
 def _set_published(model: AIModel, published: bool, expected_version: int | None) -> AIModel:
     core_services.ensure_alive(model)
     if model.is_active == published:
-        _ensure_expected_version(model, expected_version)
+        core_services.ensure_version(model, expected_version)
         return model
     with transaction.atomic():
         model = core_services.versioned_update(
@@ -204,18 +185,20 @@ def aimodel_unpublish(*, model: AIModel, expected_version: int | None = None) ->
     return _set_published(model, False, expected_version)
 
 
-def aimodel_soft_delete(*, model: AIModel) -> AIModel:
-    """Move a model to the trash; its tag links stay, so a restore brings them back."""
+def aimodel_soft_delete(*, model: AIModel, expected_version: int | None = None) -> AIModel:
+    """Move a model to the trash; its tag links stay, so a restore brings them back. 412 when
+    `expected_version` (the client's If-Match) is stale."""
     with transaction.atomic():
-        model = core_services.soft_delete(model)
+        model = core_services.soft_delete(model, expected_version=expected_version)
         catalogue_cache.invalidate_on_commit()
     return model
 
 
-def aimodel_restore(*, model: AIModel) -> AIModel:
-    """Bring a model back from the trash (409 when an alive model has taken its name since)."""
+def aimodel_restore(*, model: AIModel, expected_version: int | None = None) -> AIModel:
+    """Bring a model back from the trash (409 when an alive model has taken its name since, 412 when
+    `expected_version` is stale)."""
     with transaction.atomic():
-        model = core_services.restore(model)
+        model = core_services.restore(model, expected_version=expected_version)
         catalogue_cache.invalidate_on_commit()
     return model
 
@@ -277,10 +260,15 @@ def _touch(model: AIModel) -> None:
     model.refresh_from_db(fields=["version", "updated_at", "tag_names"])
 
 
-def aimodel_tags_add(*, model: AIModel, tag_ids: Iterable[uuid.UUID | str]) -> TagsAdded:
-    """Add alive tags to a model; says which were added, already present, or not found."""
+def aimodel_tags_add(
+    *, model: AIModel, tag_ids: Iterable[uuid.UUID | str], expected_version: int | None = None
+) -> TagsAdded:
+    """Add alive tags to a model (412 when `expected_version` is stale); says which were added,
+    already present, or not found."""
     with transaction.atomic():
-        core_services.ensure_alive(core_services.lock_for_update(AIModel, model.pk))
+        core_services.ensure_alive(
+            core_services.lock_at_version(AIModel, model.pk, expected_version=expected_version)
+        )
         outcome = _add_tags(model, tag_ids)
         if outcome.added:
             refresh_tag_names([model.pk])
@@ -289,10 +277,15 @@ def aimodel_tags_add(*, model: AIModel, tag_ids: Iterable[uuid.UUID | str]) -> T
     return outcome
 
 
-def aimodel_tags_remove(*, model: AIModel, tag_ids: Iterable[uuid.UUID | str]) -> TagsRemoved:
-    """Remove tags from a model; says which were removed, not present, or not found."""
+def aimodel_tags_remove(
+    *, model: AIModel, tag_ids: Iterable[uuid.UUID | str], expected_version: int | None = None
+) -> TagsRemoved:
+    """Remove tags from a model (412 when `expected_version` is stale); says which were removed,
+    not present, or not found."""
     with transaction.atomic():
-        core_services.ensure_alive(core_services.lock_for_update(AIModel, model.pk))
+        core_services.ensure_alive(
+            core_services.lock_at_version(AIModel, model.pk, expected_version=expected_version)
+        )
         tags, not_found = _resolve_tags(tag_ids)
         links = ModelTag.objects.filter(model=model, tag__in=tags)
         present = set(links.values_list("tag_id", flat=True))
@@ -354,8 +347,9 @@ def tag_update(
     """Change a tag (412 when `expected_version` is stale); a rename reaches the search vectors of
     its models in the same transaction."""
     values = {"name": name.strip() if name is not None else None, "slug": slug, "description": description}
-    changed, candidate = _changes(tag, {k: v for k, v in values.items() if v is not None}, expected_version)
+    changed, candidate = core_services.changes_of(tag, {k: v for k, v in values.items() if v is not None})
     if not changed:
+        core_services.ensure_version(tag, expected_version)
         return tag
     _validate_tag(candidate)
     with transaction.atomic():
@@ -366,20 +360,21 @@ def tag_update(
     return tag
 
 
-def tag_soft_delete(*, tag: Tag) -> Tag:
+def tag_soft_delete(*, tag: Tag, expected_version: int | None = None) -> Tag:
     """Move a tag to the trash: it disappears from Explore and from its models (whose links stay for
-    a restore)."""
+    a restore). 412 when `expected_version` is stale."""
     with transaction.atomic():
-        tag = core_services.soft_delete(tag)
+        tag = core_services.soft_delete(tag, expected_version=expected_version)
         refresh_tag_names(_tagged_model_ids(tag))
         catalogue_cache.invalidate_on_commit()
     return tag
 
 
-def tag_restore(*, tag: Tag) -> Tag:
-    """Bring a tag back with its links (409 when an alive tag has taken its name or slug)."""
+def tag_restore(*, tag: Tag, expected_version: int | None = None) -> Tag:
+    """Bring a tag back with its links (409 when an alive tag has taken its name or slug, 412 when
+    `expected_version` is stale)."""
     with transaction.atomic():
-        tag = core_services.restore(tag)
+        tag = core_services.restore(tag, expected_version=expected_version)
         refresh_tag_names(_tagged_model_ids(tag))
         catalogue_cache.invalidate_on_commit()
     return tag

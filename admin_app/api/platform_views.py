@@ -161,14 +161,14 @@ class AIModelAdminViewSet(AdminViewSet):
         return self._respond_with(model)
 
     def destroy(self, request, *args, **kwargs) -> Response:
-        admin_services.aimodel_soft_delete_if_match(
+        catalogue_services.aimodel_soft_delete(
             model=self.get_object(), expected_version=self.expected_version
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @action(detail=True, methods=["post"])
     def restore(self, request, pk=None) -> Response:
-        model = admin_services.aimodel_restore_if_match(
+        model = catalogue_services.aimodel_restore(
             model=self.get_object(), expected_version=self.expected_version
         )
         return self._respond_with(model)
@@ -190,7 +190,7 @@ class AIModelAdminViewSet(AdminViewSet):
     @action(detail=True, methods=["post"], url_path="add-tags")
     def add_tags(self, request, pk=None) -> Response:
         model = self.get_object()
-        outcome = admin_services.aimodel_tags_add_if_match(
+        outcome = catalogue_services.aimodel_tags_add(
             model=model, tag_ids=self.validated_input()["tag_ids"], expected_version=self.expected_version
         )
         report = {
@@ -206,7 +206,7 @@ class AIModelAdminViewSet(AdminViewSet):
     @action(detail=True, methods=["post"], url_path="remove-tags")
     def remove_tags(self, request, pk=None) -> Response:
         model = self.get_object()
-        outcome = admin_services.aimodel_tags_remove_if_match(
+        outcome = catalogue_services.aimodel_tags_remove(
             model=model, tag_ids=self.validated_input()["tag_ids"], expected_version=self.expected_version
         )
         report = {
@@ -265,14 +265,12 @@ class TagAdminViewSet(AdminViewSet):
         return self.respond(tag)
 
     def destroy(self, request, *args, **kwargs) -> Response:
-        admin_services.tag_soft_delete_if_match(tag=self.get_object(), expected_version=self.expected_version)
+        catalogue_services.tag_soft_delete(tag=self.get_object(), expected_version=self.expected_version)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @action(detail=True, methods=["post"])
     def restore(self, request, pk=None) -> Response:
-        tag = admin_services.tag_restore_if_match(
-            tag=self.get_object(), expected_version=self.expected_version
-        )
+        tag = catalogue_services.tag_restore(tag=self.get_object(), expected_version=self.expected_version)
         return self.respond(tag)
 
 

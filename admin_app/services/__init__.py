@@ -2,15 +2,7 @@
 attributed to). Catalogue and inference services live beside it."""
 
 from admin_app.services.audit import AuditContext, audit_context, audit_record, current_audit_context
-from admin_app.services.catalogue import (
-    aimodel_create_from_ollama,
-    aimodel_restore_if_match,
-    aimodel_soft_delete_if_match,
-    aimodel_tags_add_if_match,
-    aimodel_tags_remove_if_match,
-    tag_restore_if_match,
-    tag_soft_delete_if_match,
-)
+from admin_app.services.catalogue import aimodel_create_from_ollama
 from admin_app.services.inference import (
     PullRequestOutcome,
     model_pull_request,
@@ -28,10 +20,6 @@ __all__ = [
     "AuditContext",
     "PullRequestOutcome",
     "aimodel_create_from_ollama",
-    "aimodel_restore_if_match",
-    "aimodel_soft_delete_if_match",
-    "aimodel_tags_add_if_match",
-    "aimodel_tags_remove_if_match",
     "audit_context",
     "audit_record",
     "current_audit_context",
@@ -42,6 +30,4 @@ __all__ = [
     "system_message_restore",
     "system_message_soft_delete",
     "system_message_update",
-    "tag_restore_if_match",
-    "tag_soft_delete_if_match",
 ]

@@ -1,5 +1,5 @@
 """Staff writes on the catalogue beyond models_app's services: a model made from what Ollama knows of
-it, and deletes, restores and tag changes that honour the client's If-Match.
+it (`/api/show` and `/api/tags`).
 
 The catalogue rows are written by models_app's services only; each change of a row leaves one audit
 event by itself (admin_app.services.audit).
@@ -11,12 +11,9 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.db import transaction
-
 from conversations_app.ollama import OllamaClient
-from core import services as core_services
 from models_app import services as catalogue
-from models_app.models import AIModel, InstallStatus, ModelType, Tag
+from models_app.models import AIModel, InstallStatus, ModelType
 from models_app.selectors import normalise_model_name
 
 # Ollama's capabilities (`/api/show`) → the catalogue's model type, the first that applies.
@@ -122,51 +119,3 @@ def aimodel_create_from_ollama(
         tag_ids=tag_ids,
         **ollama_model_fields(show, listing),
     )
-
-
-def aimodel_soft_delete_if_match(*, model: AIModel, expected_version: int | None = None) -> AIModel:
-    """Move a model to the trash unless it changed since the client read it (412)."""
-    with transaction.atomic():
-        core_services.lock_at_version(AIModel, model.pk, expected_version)
-        return catalogue.aimodel_soft_delete(model=model)
-
-
-def aimodel_restore_if_match(*, model: AIModel, expected_version: int | None = None) -> AIModel:
-    """Bring a model back from the trash unless it changed since the client read it (412)."""
-    with transaction.atomic():
-        core_services.lock_at_version(AIModel, model.pk, expected_version)
-        return catalogue.aimodel_restore(model=model)
-
-
-def aimodel_tags_add_if_match(
-    *, model: AIModel, tag_ids: Iterable[uuid.UUID | str], expected_version: int | None = None
-) -> catalogue.TagsAdded:
-    """Add tags to a model unless it changed since the client read it (412); says which were added,
-    already present, or not found."""
-    with transaction.atomic():
-        core_services.lock_at_version(AIModel, model.pk, expected_version)
-        return catalogue.aimodel_tags_add(model=model, tag_ids=tag_ids)
-
-
-def aimodel_tags_remove_if_match(
-    *, model: AIModel, tag_ids: Iterable[uuid.UUID | str], expected_version: int | None = None
-) -> catalogue.TagsRemoved:
-    """Remove tags from a model unless it changed since the client read it (412); says which were
-    removed, not present, or not found."""
-    with transaction.atomic():
-        core_services.lock_at_version(AIModel, model.pk, expected_version)
-        return catalogue.aimodel_tags_remove(model=model, tag_ids=tag_ids)
-
-
-def tag_soft_delete_if_match(*, tag: Tag, expected_version: int | None = None) -> Tag:
-    """Move a tag to the trash unless it changed since the client read it (412)."""
-    with transaction.atomic():
-        core_services.lock_at_version(Tag, tag.pk, expected_version)
-        return catalogue.tag_soft_delete(tag=tag)
-
-
-def tag_restore_if_match(*, tag: Tag, expected_version: int | None = None) -> Tag:
-    """Bring a tag back unless it changed since the client read it (412)."""
-    with transaction.atomic():
-        core_services.lock_at_version(Tag, tag.pk, expected_version)
-        return catalogue.tag_restore(tag=tag)

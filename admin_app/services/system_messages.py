@@ -5,16 +5,14 @@ Each write changes one row, which the audit trail records by itself (admin_app.s
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models.functions import Lower
 
 from admin_app.models import SystemMessage
 from core import services as core_services
-from core.exceptions import PreconditionFailed, ValidationFailed
+from core.exceptions import ValidationFailed
 
 SYSTEM_MESSAGE_EDITABLE_FIELDS = frozenset({"name", "content", "description", "is_active"})
 
@@ -55,14 +53,10 @@ def system_message_update(
         raise ValidationFailed(fields={name: ["This field cannot be set here."] for name in unknown})
     if "name" in fields:
         fields["name"] = fields["name"].strip()
-    changed = {name: value for name, value in fields.items() if getattr(message, name) != value}
+    changed, candidate = core_services.changes_of(message, fields)
     if not changed:
-        if expected_version is not None and message.version != expected_version:
-            raise PreconditionFailed()
+        core_services.ensure_version(message, expected_version)
         return message
-    candidate = copy.copy(message)
-    for name, value in changed.items():
-        setattr(candidate, name, value)
     _validate(candidate)
     return core_services.versioned_update(message, fields=changed, expected_version=expected_version)
 
@@ -72,13 +66,9 @@ def system_message_soft_delete(
 ) -> SystemMessage:
     """Move a system message to the trash: users can no longer pick it; conversations that use it keep
     their prompt text."""
-    with transaction.atomic():
-        core_services.lock_at_version(SystemMessage, message.pk, expected_version)
-        return core_services.soft_delete(message)
+    return core_services.soft_delete(message, expected_version=expected_version)
 
 
 def system_message_restore(*, message: SystemMessage, expected_version: int | None = None) -> SystemMessage:
     """Bring a system message back (409 when an alive one has taken its name since)."""
-    with transaction.atomic():
-        core_services.lock_at_version(SystemMessage, message.pk, expected_version)
-        return core_services.restore(message)
+    return core_services.restore(message, expected_version=expected_version)

@@ -18,7 +18,7 @@ from auth_app.models import User
 from auth_app.services.events import security_event_record
 from auth_app.services.tokens import TokenPair, token_pair_issue
 from core import services as core_services
-from core.exceptions import ApplicationError, PreconditionFailed, ValidationFailed
+from core.exceptions import ApplicationError, ValidationFailed
 from core.permissions import ADMIN_ROLE, USER_ROLE
 
 PROFILE_FIELDS = frozenset({"username", "email", "display_name", "preferences"})
@@ -200,8 +200,7 @@ def user_profile_update(
             )
     values = {name: value for name, value in values.items() if getattr(user, name) != value}
     if not values:
-        if expected_version is not None and expected_version != user.version:
-            raise PreconditionFailed()
+        core_services.ensure_version(user, expected_version)
         return user
     identity = {"username": values.get("username"), "email": values.get("email"), "exclude_id": user.pk}
     conflicts = selectors.user_identity_conflicts(**identity)

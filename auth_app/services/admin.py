@@ -25,7 +25,7 @@ from auth_app.services.accounts import LOCKOUT_FIELDS, user_roles_set
 from auth_app.services.events import security_event_record
 from auth_app.services.tokens import refresh_tokens_revoke_all
 from core import services as core_services
-from core.exceptions import Conflict, PreconditionFailed, ValidationFailed
+from core.exceptions import Conflict, ValidationFailed
 from core.permissions import ADMIN_ROLE, USER_ROLE
 
 BUILT_IN_ROLES = frozenset({USER_ROLE, ADMIN_ROLE})
@@ -53,8 +53,7 @@ def _locked_user(*, actor: User, user: User, expected_version: int | None, alive
     _ensure_may_manage(actor=actor, user=locked)
     if alive:
         core_services.ensure_alive(locked)
-    if expected_version is not None and locked.version != expected_version:
-        raise PreconditionFailed()
+    core_services.ensure_version(locked, expected_version)
     return locked
 
 
