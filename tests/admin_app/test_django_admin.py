@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 from collections.abc import Callable
 
 import pytest
@@ -520,6 +521,53 @@ def test_audit_events_cannot_be_changed_or_deleted(request, who):
     assert (changed.status_code, delete_page.status_code, deleted.status_code) == (403, 403, 403)
     assert listing.context["action_form"] is None
     assert AuditEvent.objects.get(pk=event.pk).action == "user.lock"
+
+
+@pytest.mark.django_db
+def test_audit_trail_links_the_target_by_name_and_the_actor(admin_user):
+    # given an event about a tag, by a user, and one about a tag deleted for good since
+    tag = TagFactory(name="vision")
+    actor = UserFactory(username="alice")
+    event = AuditEventFactory(
+        action="updated",
+        target_type="models_app.tag",
+        target_id=str(tag.pk),
+        actor_id=actor.pk,
+        actor_repr="alice",
+        before={"name": "vsion", "description": ""},
+        after={"name": "vision", "description": ""},
+    )
+    gone = AuditEventFactory(action="deleted", target_type="models_app.tag", target_id=str(uuid.uuid4()))
+    client = login(admin_user)
+    # when
+    listing = client.get(url(AuditEvent, "changelist"), {"target_type": "models_app.tag"})
+    page = client.get(url(AuditEvent, "change", event.pk))
+    # then the list names the target and links it and its actor
+    assert {event, gone} <= set(listing.context["cl"].result_list)
+    assert f'<a href="{url(Tag, "change", tag.pk)}">vision</a>'.encode() in listing.content
+    assert f'<a href="{url(User, "change", actor.pk)}">alice</a>'.encode() in listing.content
+    assert f"Tag {gone.target_id} (no longer exists)".encode() in listing.content
+    # and the page shows what changed as before → after, without a History button
+    assert b"<strong>name</strong>: <span" in page.content
+    assert "vsion</span> → <span".encode() in page.content
+    assert b"<strong>description</strong>" not in page.content
+    assert b"historylink" not in page.content
+
+
+@pytest.mark.django_db
+def test_audit_trail_filters_by_action_and_target_type(admin_user):
+    # given
+    lock = AuditEventFactory(action="user.lock")
+    AuditEventFactory(action="updated", target_type="models_app.tag")
+    client = login(admin_user)
+    # when
+    listing = client.get(url(AuditEvent, "changelist"), {"action": "user.lock"})
+    # then
+    assert list(listing.context["cl"].result_list) == [lock]
+    filters = {f.title: f for f in listing.context["cl"].filter_specs}
+    assert {"action", "target type"} <= set(filters)
+    target_choices = {c["display"] for c in filters["target type"].choices(listing.context["cl"])}
+    assert {"Tag", "User"} <= target_choices
 
 
 # --- users and roles --------------------------------------------------------------------------------
@@ -1038,7 +1086,7 @@ CHANGELIST_QUERIES = {
     AIModel: 9,
     ModelTag: 7,
     SystemMessage: 6,
-    AuditEvent: 6,
+    AuditEvent: 10,  # + the action and target-type choices, the targets (users, roles) by kind
     ModelPull: 6,
     Folder: 6,
     Conversation: 7,
