@@ -87,6 +87,16 @@ class JSONField(serializers.JSONField):
         return super().to_internal_value(data)
 
 
+def validated(
+    serializer_class: type[serializers.Serializer], data: Any, *, context: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """`data` (a request body or query string) validated by `serializer_class`: the validated values,
+    or a 400 in the error shape."""
+    serializer = serializer_class(data=data, context=dict(context or {}))
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
 class ResourceViewSet(viewsets.GenericViewSet):
     """Base of the resource viewsets: the caller's rows come from a selector (`owned_queryset`), one
     output serializer (`serializer_class`) and one input serializer per writing action; `If-Match`
@@ -109,9 +119,9 @@ class ResourceViewSet(viewsets.GenericViewSet):
         return self.input_serializer_classes.get(self.action, self.serializer_class)
 
     def validated_input(self) -> dict[str, Any]:
-        serializer = self.get_serializer(data=self.request.data)
-        serializer.is_valid(raise_exception=True)
-        return dict(serializer.validated_data)
+        return validated(
+            self.get_serializer_class(), self.request.data, context=self.get_serializer_context()
+        )
 
     @property
     def expected_version(self) -> int | None:

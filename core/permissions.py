@@ -22,10 +22,3 @@ class IsAdminRole(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return has_admin_role(request.user)
-
-
-class IsOwner(BasePermission):
-    """Object-level: the object's `owner_id` is the caller. Selectors scope queries the same way."""
-
-    def has_object_permission(self, request, view, obj) -> bool:
-        return getattr(obj, "owner_id", None) == request.user.id

@@ -21,6 +21,7 @@ import copy
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -73,6 +74,16 @@ def versioned_update(instance: M, *, fields: Mapping[str, Any], expected_version
         fields=[*fields.keys(), "version", *(["updated_at"] if "updated_at" in values else [])]
     )
     return instance
+
+
+def field_errors(instance: models.Model) -> dict[str, list[str]]:
+    """What the model's field rules say against `instance`, by field (empty when it passes).
+    Uniqueness and constraints are the caller's explicit checks and, in a race, the database's."""
+    try:
+        instance.full_clean(validate_unique=False, validate_constraints=False)
+    except ValidationError as exc:
+        return dict(exc.message_dict)
+    return {}
 
 
 def changes_of(instance: M, values: Mapping[str, Any]) -> tuple[dict[str, Any], M]:

@@ -304,11 +304,7 @@ def aimodel_tags_remove(
 
 
 def _validate_tag(tag: Tag) -> None:
-    errors: dict[str, list[str]] = {}
-    try:
-        tag.full_clean(validate_unique=False, validate_constraints=False)
-    except ValidationError as exc:
-        errors.update(exc.message_dict)
+    errors = core_services.field_errors(tag)
     if tag.name and not tag.slug:
         errors["slug"] = ["Give a slug: none can be made from this name."]
     alive = Tag.objects.exclude(pk=tag.pk)

@@ -66,7 +66,7 @@ from admin_app.api.platform_serializers import (
 )
 from admin_app.models import ModelPull, SystemMessage
 from conversations_app import selectors as conversation_selectors
-from core.api import EVENT_STREAM, IF_MATCH, NO_CONTENT, AsyncAPIView
+from core.api import EVENT_STREAM, IF_MATCH, NO_CONTENT, AsyncAPIView, validated
 from core.db import db_step
 from core.pagination import PageNumberPagination
 from core.permissions import IsAdminRole
@@ -76,13 +76,6 @@ from models_app import services as catalogue_services
 from models_app.models import AIModel, Tag
 
 WRITABLE = ["get", "post", "patch", "delete", "head", "options"]
-
-
-def query_params(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
-    """The request's query string validated by `serializer_class` (400 in the error shape otherwise)."""
-    serializer = serializer_class(data=request.query_params)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 TRASH_PARAMETERS = [TrashQuerySerializer]
@@ -135,7 +128,7 @@ class AIModelAdminViewSet(AdminViewSet):
     http_method_names = WRITABLE
 
     def owned_queryset(self) -> QuerySet[AIModel]:
-        params = query_params(AIModelListQuerySerializer, self.request)
+        params = validated(AIModelListQuerySerializer, self.request.query_params)
         return catalogue_selectors.aimodel_list(ordering=params["ordering"], deleted=params["deleted"])
 
     def get_object(self) -> AIModel:
@@ -248,7 +241,7 @@ class TagAdminViewSet(AdminViewSet):
 
     def owned_queryset(self) -> QuerySet[Tag]:
         return catalogue_selectors.tag_list(
-            deleted=query_params(TrashQuerySerializer, self.request)["deleted"]
+            deleted=validated(TrashQuerySerializer, self.request.query_params)["deleted"]
         )
 
     def get_object(self) -> Tag:
@@ -307,7 +300,7 @@ class SystemMessageAdminViewSet(AdminViewSet):
 
     def owned_queryset(self) -> QuerySet[SystemMessage]:
         return selectors.system_message_list(
-            deleted=query_params(TrashQuerySerializer, self.request)["deleted"]
+            deleted=validated(TrashQuerySerializer, self.request.query_params)["deleted"]
         )
 
     def get_object(self) -> SystemMessage:
@@ -378,9 +371,8 @@ class InstalledModelView(AdminReportView):
         },
     )
     def delete(self, request: Request, name: str) -> Response:
-        serializer = InstalledModelNameSerializer(data={"name": name})
-        serializer.is_valid(raise_exception=True)
-        admin_services.ollama_model_delete(model_name=serializer.validated_data["name"])
+        name = validated(InstalledModelNameSerializer, {"name": name})["name"]
+        admin_services.ollama_model_delete(model_name=name)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -498,7 +490,7 @@ class UsageView(AdminReportView):
         responses=PlatformUsageReportSerializer,
     )
     def get(self, request: Request) -> Response:
-        params = query_params(UsageQuerySerializer, request)
+        params = validated(UsageQuerySerializer, request.query_params)
         start, end, group_by = params["from"], params["to"], params["group_by"]
         totals = conversation_selectors.platform_usage_totals(start=start, end=end)
         return self.paginated(
@@ -520,7 +512,7 @@ class FeedbackUsageView(AdminReportView):
         responses=ModelFeedbackReportSerializer,
     )
     def get(self, request: Request) -> Response:
-        params = query_params(DateRangeQuerySerializer, request)
+        params = validated(DateRangeQuerySerializer, request.query_params)
         start, end = params["from"], params["to"]
         totals = conversation_selectors.platform_feedback_totals(start=start, end=end)
         return self.paginated(
@@ -564,7 +556,7 @@ class DatabaseSlowStatementsView(AdminReportView):
         responses=SlowStatementsSerializer,
     )
     def get(self, request: Request) -> Response:
-        params = query_params(SlowStatementsQuerySerializer, request)
+        params = validated(SlowStatementsQuerySerializer, request.query_params)
         report = selectors.database_slow_statements(order_by=params["order_by"], limit=params["limit"])
         return Response(SlowStatementsSerializer(report).data)
 

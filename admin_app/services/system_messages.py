@@ -20,11 +20,7 @@ SYSTEM_MESSAGE_EDITABLE_FIELDS = frozenset({"name", "content", "description", "i
 def _validate(message: SystemMessage) -> None:
     """Field rules, then the name's uniqueness among alive messages (any case) as a field error; the
     partial unique constraint still decides a race (409)."""
-    errors: dict[str, list[str]] = {}
-    try:
-        message.full_clean(validate_unique=False, validate_constraints=False)
-    except ValidationError as exc:
-        errors.update(exc.message_dict)
+    errors = core_services.field_errors(message)
     others = SystemMessage.objects.exclude(pk=message.pk).alias(lower_name=Lower("name"))
     if message.name and others.filter(lower_name=message.name.lower()).exists():
         errors.setdefault("name", ["A system message with this name already exists."])

@@ -6,7 +6,6 @@ Each view validates its input, makes one service call and serializes the answer.
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers as drf_serializers
 from rest_framework import status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -19,6 +18,7 @@ from auth_app.api import serializers
 from auth_app.api.throttles import LoginAccountRateThrottle, PasswordResetAddressRateThrottle
 from auth_app.authentication import AccountJWTAuthentication
 from auth_app.models import User
+from core.api import validated
 from core.services import parse_if_match
 from core.throttling import ScopedRateThrottle
 
@@ -41,13 +41,6 @@ def errors(*codes: int) -> dict[int, OpenApiResponse]:
         code: OpenApiResponse(serializers.ErrorEnvelopeSerializer, description=ERROR_DESCRIPTIONS[code])
         for code in codes
     }
-
-
-def validated_input(serializer_class: type[drf_serializers.Serializer], request: Request) -> dict:
-    """The request body validated by `serializer_class` (a 400 in the error shape otherwise)."""
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 def session_data(user: User, tokens: services.TokenPair) -> dict:
@@ -88,7 +81,7 @@ class RegisterView(CredentialsView):
         responses={201: serializers.AuthSessionSerializer, **errors(400, 429)},
     )
     def post(self, request: Request) -> Response:
-        data = validated_input(serializers.RegisterSerializer, request)
+        data = validated(serializers.RegisterSerializer, request.data)
         user, tokens = services.user_register(**data)
         return Response(session_data(user, tokens), status=status.HTTP_201_CREATED)
 
@@ -109,7 +102,7 @@ class LoginView(CredentialsView):
         responses={200: serializers.AuthSessionSerializer, **errors(400, 401, 429)},
     )
     def post(self, request: Request) -> Response:
-        data = validated_input(serializers.LoginSerializer, request)
+        data = validated(serializers.LoginSerializer, request.data)
         user, tokens = services.user_login(**data)
         return Response(session_data(user, tokens))
 
@@ -126,7 +119,7 @@ class TokenRefreshView(CredentialsView):
         responses={200: serializers.TokenPairSerializer, **errors(400, 401, 429)},
     )
     def post(self, request: Request) -> Response:
-        data = validated_input(serializers.RefreshSerializer, request)
+        data = validated(serializers.RefreshSerializer, request.data)
         tokens = services.refresh_token_rotate(**data)
         return Response(serializers.TokenPairSerializer(tokens).data)
 
@@ -142,7 +135,7 @@ class LogoutView(CredentialsView):
         responses={204: None, **errors(400, 401, 429)},
     )
     def post(self, request: Request) -> Response:
-        data = validated_input(serializers.RefreshSerializer, request)
+        data = validated(serializers.RefreshSerializer, request.data)
         services.refresh_token_revoke(**data)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -212,7 +205,7 @@ class MeView(APIView):
         responses={200: serializers.ProfileSerializer, **errors(400, 401, 412, 429)},
     )
     def patch(self, request: Request) -> Response:
-        data = validated_input(serializers.ProfileUpdateSerializer, request)
+        data = validated(serializers.ProfileUpdateSerializer, request.data)
         changes = dict(data)
         services.user_profile_update(
             user=request.user,
@@ -241,7 +234,7 @@ class PasswordChangeView(APIView):
         responses={200: serializers.TokenPairSerializer, **errors(400, 401, 429)},
     )
     def post(self, request: Request) -> Response:
-        data = validated_input(serializers.PasswordChangeSerializer, request)
+        data = validated(serializers.PasswordChangeSerializer, request.data)
         tokens = services.user_password_change(user=request.user, **data)
         return Response(serializers.TokenPairSerializer(tokens).data)
 
@@ -259,7 +252,7 @@ class PasswordResetRequestView(CredentialsView):
         responses={202: serializers.DetailSerializer, **errors(400, 429, 503)},
     )
     def post(self, request: Request) -> Response:
-        data = validated_input(serializers.PasswordResetRequestSerializer, request)
+        data = validated(serializers.PasswordResetRequestSerializer, request.data)
         services.user_password_reset_request(**data)
         return Response({"detail": RESET_REQUESTED}, status=status.HTTP_202_ACCEPTED)
 
@@ -274,6 +267,6 @@ class PasswordResetConfirmView(CredentialsView):
         responses={204: None, **errors(400, 429)},
     )
     def post(self, request: Request) -> Response:
-        data = validated_input(serializers.PasswordResetConfirmSerializer, request)
+        data = validated(serializers.PasswordResetConfirmSerializer, request.data)
         services.user_password_reset_confirm(**data)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -42,7 +42,7 @@ from conversations_app.services.chat import (
     exchange_regenerate,
     exchange_start,
 )
-from core.api import EVENT_STREAM, AsyncAPIView
+from core.api import EVENT_STREAM, AsyncAPIView, validated
 from core.db import db_step
 from core.exceptions import ApplicationError, error_body
 from core.pagination import CursorPagination
@@ -236,9 +236,7 @@ class ConversationMessagesView(ChatAnswerMixin, AsyncAPIView):
         return await self.answer(request, exchange, messages, stream)
 
     def _start(self, request: Request, conversation_id) -> tuple[ConversationPromptResponse, list, bool]:
-        serializer = MessageCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = validated(MessageCreateSerializer, request.data)
         conversation = conversation_get(owner=request.user, conversation_id=conversation_id)
         exchange = exchange_start(
             conversation=conversation,
@@ -268,9 +266,7 @@ class ExchangeRegenerateView(ChatAnswerMixin, AsyncAPIView):
     def _start(
         self, request: Request, conversation_id, exchange_id
     ) -> tuple[ConversationPromptResponse, list, bool]:
-        serializer = RegenerateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = validated(RegenerateSerializer, request.data)
         source = exchange_get(user=request.user, conversation_id=conversation_id, exchange_id=exchange_id)
         exchange = exchange_regenerate(exchange=source, options=data.get("options"))
         return exchange, exchange_chat_messages(exchange=exchange), wants_stream(request, data)

@@ -10,6 +10,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
+from core.api import validated
 from core.cache import CachedValue, conditional_response
 from core.pagination import PageNumberPagination
 from explore_app.api.serializers import (
@@ -63,11 +64,6 @@ class ExploreViewSet(viewsets.GenericViewSet):
     # Responses come from explore_app.selectors (cached JSON); `get_queryset` of each viewset names
     # the rows they describe, for the OpenAPI schema.
 
-    def query(self, serializer_class: type) -> dict:
-        serializer = serializer_class(data=self.request.query_params)
-        serializer.is_valid(raise_exception=True)
-        return dict(serializer.validated_data)
-
     def page_response(self, cached: CachedValue) -> Response:
         """The cached page with its `next`/`previous` links for this request's URL."""
         page, total_pages = cached.data["page"], cached.data["total_pages"]
@@ -105,7 +101,9 @@ class ExploreModelViewSet(ExploreModelRowsViewSet):
         ModelListQuerySerializer,
     )
     def list(self, request):
-        return self.page_response(explore_model_list(**self.query(ModelListQuerySerializer)))
+        return self.page_response(
+            explore_model_list(**validated(ModelListQuerySerializer, self.request.query_params))
+        )
 
     @explore_schema(
         "A published model by id or Ollama name, with its tags",
@@ -126,7 +124,9 @@ class ExploreTagViewSet(ExploreViewSet):
         "Tags with their number of published models", ExploreTagWithCountSerializer, PageQuerySerializer
     )
     def list(self, request):
-        return self.page_response(explore_tag_list(**self.query(PageQuerySerializer)))
+        return self.page_response(
+            explore_tag_list(**validated(PageQuerySerializer, self.request.query_params))
+        )
 
 
 class ExploreTagModelViewSet(ExploreModelRowsViewSet):
@@ -137,4 +137,6 @@ class ExploreTagModelViewSet(ExploreModelRowsViewSet):
         TagModelsQuerySerializer,
     )
     def list(self, request, slug: str):
-        return self.page_response(explore_tag_models(slug=slug, **self.query(TagModelsQuerySerializer)))
+        return self.page_response(
+            explore_tag_models(slug=slug, **validated(TagModelsQuerySerializer, self.request.query_params))
+        )

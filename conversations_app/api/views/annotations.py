@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
@@ -21,7 +19,7 @@ from conversations_app.api.serializers import (
 )
 from conversations_app.api.views.base import SpanPagination
 from conversations_app.selectors import feedback_get, note_list, response_get_owned
-from core.api import IF_MATCH, NO_CONTENT, ResourceViewSet
+from core.api import IF_MATCH, NO_CONTENT, ResourceViewSet, validated
 from core.services import parse_if_match
 
 
@@ -37,12 +35,6 @@ class FeedbackView(APIView):
         response["ETag"] = feedback.etag
         return response
 
-    @staticmethod
-    def _validated(serializer_class, data) -> dict[str, Any]:
-        serializer = serializer_class(data=data)
-        serializer.is_valid(raise_exception=True)
-        return dict(serializer.validated_data)
-
     @extend_schema(summary="Your feedback on an answer", responses=FeedbackSerializer)
     def get(self, request, response_id) -> Response:
         return self._respond(self._feedback(response_id))
@@ -55,7 +47,7 @@ class FeedbackView(APIView):
     def post(self, request, response_id) -> Response:
         answer = response_get_owned(owner=request.user, response_id=response_id)
         feedback = services.feedback_create(
-            user=request.user, response=answer, **self._validated(FeedbackCreateSerializer, request.data)
+            user=request.user, response=answer, **validated(FeedbackCreateSerializer, request.data)
         )
         return self._respond(feedback, status.HTTP_201_CREATED)
 
@@ -69,7 +61,7 @@ class FeedbackView(APIView):
         feedback = services.feedback_update(
             feedback=self._feedback(response_id),
             expected_version=parse_if_match(request.headers.get("If-Match")),
-            **self._validated(FeedbackUpdateSerializer, request.data),
+            **validated(FeedbackUpdateSerializer, request.data),
         )
         return self._respond(feedback)
 

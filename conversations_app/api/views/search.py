@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from conversations_app.api.serializers import SearchQuerySerializer, SearchResultsSerializer
 from conversations_app.selectors import message_search
+from core.api import validated
 
 
 class SearchView(APIView):
@@ -23,9 +24,8 @@ class SearchView(APIView):
         responses=SearchResultsSerializer,
     )
     def get(self, request) -> Response:
-        params = SearchQuerySerializer(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        query, limit, offset = (params.validated_data[key] for key in ("q", "limit", "offset"))
+        params = validated(SearchQuerySerializer, request.query_params)
+        query, limit, offset = (params[key] for key in ("q", "limit", "offset"))
         hits = message_search(owner=request.user, query=query, limit=limit + 1, offset=offset)
         data = {
             "query": query,

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from conversations_app.api.serializers import UsageQuerySerializer, UsageSerializer
 from conversations_app.selectors import usage_by_model_and_day, usage_totals
+from core.api import validated
 
 USER_DEFAULT_USAGE_DAYS = 30
 
@@ -26,11 +27,10 @@ class UserUsageView(APIView):
         responses=UsageSerializer,
     )
     def get(self, request) -> Response:
-        params = UsageQuerySerializer(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        until = params.validated_data.get("date_to") or timezone.now().date()
+        params = validated(UsageQuerySerializer, request.query_params)
+        until = params.get("date_to") or timezone.now().date()
         # By default the last days up to `until`, but none before the first day of the calendar.
         default_days = min(USER_DEFAULT_USAGE_DAYS - 1, until.toordinal() - 1)
-        since = params.validated_data.get("date_from") or until - timedelta(days=default_days)
+        since = params.get("date_from") or until - timedelta(days=default_days)
         rows = usage_by_model_and_day(owner=request.user, since=since, until=until)
         return Response(UsageSerializer({"totals": usage_totals(rows), "by_model_and_day": rows}).data)
