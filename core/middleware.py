@@ -1,14 +1,16 @@
-"""Middleware of the kernel: a base for sync-and-async middleware, and the request id."""
+"""Middleware of the kernel: a base for sync-and-async middleware, the request id and the audit context."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
+from contextvars import Token
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import FileResponse, HttpRequest, HttpResponseBase
 
+from core.audit import AuditContext, context_for_request, enter_context, exit_context
 from core.request_id import HEADER, META_KEY, request_id_begin, request_id_from_client, request_id_scope
 
 
@@ -119,3 +121,25 @@ async def _async_chunks(content: AsyncIterable[bytes], scope: ChunkScope) -> Asy
             except StopAsyncIteration:
                 return
         yield chunk
+
+
+class AuditContextMiddleware(WrappingMiddleware):
+    """Attribute the request's writes to its user, peer address and request id, in the view and in
+    its streamed body. Costs nothing until a write on an audited table happens; the user is read
+    then, after DRF has authenticated it."""
+
+    def enter(self, request: HttpRequest) -> tuple[Token, AuditContext]:
+        context = context_for_request(request)
+        return enter_context(context), context
+
+    def leave(self, state: tuple[Token, AuditContext]) -> None:
+        exit_context(state[0])
+
+    @contextmanager
+    def chunk_scope(self, state: tuple[Token, AuditContext]) -> Iterator[AuditContext]:
+        """A streamed body's writes (an answer stored at its end) are the request user's too."""
+        token = enter_context(state[1])
+        try:
+            yield state[1]
+        finally:
+            exit_context(token)

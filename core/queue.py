@@ -1,6 +1,10 @@
 """Queueing background work (Celery) so that a broker that is down never fails a request.
 
-    enqueue_on_commit(extract_attachment_text, str(attachment.pk))   # after the row is committed
+    enqueue_on_commit("conversations_app.tasks.extract_attachment_text", str(attachment.pk))
+
+Tasks are named, not imported: a service queues work of its app's tasks module, which itself calls the
+services, and naming the task keeps the imports one way (tasks → services).
+
     require_task_queue()   # before writing work that only a task can finish: 503 when it cannot be queued
 
 - A publish is bounded (`CELERY_BROKER_TRANSPORT_OPTIONS` timeouts, `CELERY_TASK_PUBLISH_RETRY_POLICY`):
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from importlib import import_module
 from typing import Any
 
 from celery import current_app
@@ -60,8 +65,19 @@ def _eager() -> bool:
     return bool(current_app.conf.task_always_eager)
 
 
+def _task(task: Any) -> Any:
+    """A Celery task, or the task of that dotted name (its module imported if need be)."""
+    if not isinstance(task, str):
+        return task
+    if task not in current_app.tasks:
+        import_module(task.rsplit(".", 1)[0])
+    return current_app.tasks[task]
+
+
 def enqueue(task: Any, *args: Any, task_id: str | None = None) -> bool:
-    """Queue `task(*args)`; False (logged once per cool-down) when the broker cannot take it."""
+    """Queue `task(*args)` (a task or its name); False (logged once per cool-down) when the broker
+    cannot take it."""
+    task = _task(task)
     if _eager():
         task.apply_async(args=args, task_id=task_id)
         return True

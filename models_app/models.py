@@ -170,3 +170,12 @@ class ModelTag(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.model_id} ↔ {self.tag_id}"
+
+
+def size_label(size: int) -> str:
+    """Bytes the way ollama.com shows them, in decimal units: "398MB", "4.9GB", "43GB"."""
+    for unit, scale in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
+        if size >= scale:
+            value = size / scale
+            return f"{value:.1f}{unit}" if value < 10 else f"{round(value)}{unit}"
+    return f"{size}B"

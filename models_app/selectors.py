@@ -17,7 +17,18 @@ from django.contrib.postgres.search import (
     SearchRank,
     TrigramWordSimilarity,
 )
-from django.db.models import CharField, Count, F, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Value
+from django.db.models import (
+    CharField,
+    Count,
+    Expression,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce, Lower
 
 from core.exceptions import NotFound, ValidationFailed
@@ -68,19 +79,6 @@ def alive_tags_prefetch() -> Prefetch:
     return Prefetch("tags", queryset=Tag.objects.order_by("name"))
 
 
-def aimodel_popularity() -> Coalesce:
-    """Number of alive conversations with the model, as a correlated subquery (no join, no N+1)."""
-    conversation_model = AIModel._meta.get_field("conversations").related_model
-    counts = (
-        conversation_model._default_manager.filter(model=OuterRef("pk"))
-        .order_by()
-        .values("model")
-        .annotate(count=Count("pk"))
-        .values("count")
-    )
-    return Coalesce(Subquery(counts, output_field=IntegerField()), 0)
-
-
 def _filtered(queryset: QuerySet[AIModel], filters: Mapping[str, Any] | None) -> QuerySet[AIModel]:
     filterset = AIModelFilter(data=dict(filters or {}), queryset=queryset)
     if not filterset.is_valid():
@@ -88,20 +86,25 @@ def _filtered(queryset: QuerySet[AIModel], filters: Mapping[str, Any] | None) ->
     return filterset.qs
 
 
-def _ordered(queryset: QuerySet[AIModel], ordering: str) -> QuerySet[AIModel]:
-    if ordering not in AIMODEL_ORDERINGS:
+def _ordered(queryset: QuerySet[AIModel], ordering: str, popularity: Expression | None) -> QuerySet[AIModel]:
+    """`ordering` applied; "popularity" needs the caller's measure of it (conversations are another
+    app's rows: the caller asks that app, e.g. conversations_app's `conversation_count_per_model`)."""
+    if ordering not in AIMODEL_ORDERINGS or (ordering == "popularity" and popularity is None):
         raise ValidationFailed(fields={"ordering": [f"Unknown ordering {ordering!r}."]})
     if ordering == "popularity":
-        queryset = queryset.annotate(conversation_count=aimodel_popularity())
+        queryset = queryset.annotate(conversation_count=popularity)
     return queryset.order_by(*AIMODEL_ORDERINGS[ordering])
 
 
 def aimodel_list_published(
-    *, filters: Mapping[str, Any] | None = None, ordering: str = "name"
+    *,
+    filters: Mapping[str, Any] | None = None,
+    ordering: str = "name",
+    popularity: Expression | None = None,
 ) -> QuerySet[AIModel]:
     """Published, alive models matching `filters` (see AIModelFilter), with their alive tags."""
     queryset = _filtered(AIModel.objects.published(), filters)
-    return _ordered(queryset, ordering).prefetch_related(alive_tags_prefetch())
+    return _ordered(queryset, ordering, popularity).prefetch_related(alive_tags_prefetch())
 
 
 def _search_text(query: str) -> str:
@@ -124,7 +127,11 @@ def aimodel_search_query(text: str) -> SearchQuery:
 
 
 def aimodel_search_published(
-    *, query: str, filters: Mapping[str, Any] | None = None, ordering: str = RELEVANCE
+    *,
+    query: str,
+    filters: Mapping[str, Any] | None = None,
+    ordering: str = RELEVANCE,
+    popularity: Expression | None = None,
 ) -> AIModelSearch:
     """Published, alive models matching `query`, best first.
 
@@ -167,7 +174,7 @@ def aimodel_search_published(
     if ordering == RELEVANCE:
         queryset = queryset.order_by("-rank", "name", "id")
     else:
-        queryset = _ordered(queryset, ordering)
+        queryset = _ordered(queryset, ordering, popularity)
     return AIModelSearch(queryset=queryset.prefetch_related(alive_tags_prefetch()), match=match)
 
 
@@ -207,11 +214,17 @@ def aimodel_get_published_by_ref(*, ref: uuid.UUID | str) -> AIModel:
 
 
 def aimodel_list(
-    *, filters: Mapping[str, Any] | None = None, ordering: str = "name", deleted: bool = False
+    *,
+    filters: Mapping[str, Any] | None = None,
+    ordering: str = "name",
+    deleted: bool = False,
+    popularity: Expression | None = None,
 ) -> QuerySet[AIModel]:
     """Every alive model, published or not (or the soft-deleted ones with `deleted=True`)."""
     queryset = AIModel.all_objects.dead() if deleted else AIModel.objects.all()
-    return _ordered(_filtered(queryset, filters), ordering).prefetch_related(alive_tags_prefetch())
+    return _ordered(_filtered(queryset, filters), ordering, popularity).prefetch_related(
+        alive_tags_prefetch()
+    )
 
 
 def aimodel_get(*, model_id: uuid.UUID | str, include_deleted: bool = False) -> AIModel:

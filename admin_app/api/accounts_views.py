@@ -1,7 +1,7 @@
 """Staff API, accounts and audit: users, roles, the audit trail. Admin role only (superusers count).
 
 Each action validates, calls one auth_app service, serializes; the audit trail records what the
-service changed (see admin_app.services.audit).
+service changed (see core.audit).
 """
 
 from __future__ import annotations

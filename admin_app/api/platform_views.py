@@ -129,7 +129,11 @@ class AIModelAdminViewSet(AdminViewSet):
 
     def owned_queryset(self) -> QuerySet[AIModel]:
         params = validated(AIModelListQuerySerializer, self.request.query_params)
-        return catalogue_selectors.aimodel_list(ordering=params["ordering"], deleted=params["deleted"])
+        return catalogue_selectors.aimodel_list(
+            ordering=params["ordering"],
+            deleted=params["deleted"],
+            popularity=conversation_selectors.conversation_count_per_model(),
+        )
 
     def get_object(self) -> AIModel:
         return catalogue_selectors.aimodel_get(model_id=self.kwargs["pk"], include_deleted=True)

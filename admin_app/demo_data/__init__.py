@@ -7,7 +7,6 @@ left exactly as operators left them (no password reset, no metadata rewrite, no 
 that finds everything in place costs a handful of queries and writes nothing.
 """
 
-from admin_app.demo_data.catalogue import size_label
 from admin_app.demo_data.loader import (
     ADMIN_EMAIL,
     ADMIN_USERNAME,
@@ -30,5 +29,4 @@ __all__ = [
     "DemoDataResult",
     "demo_data",
     "demo_data_load",
-    "size_label",
 ]

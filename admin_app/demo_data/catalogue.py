@@ -13,7 +13,7 @@ from django.utils.text import slugify
 from admin_app.demo_data.results import DemoDataResult
 from admin_app.models import SystemMessage
 from models_app import services as catalogue_services
-from models_app.models import AIModel, Tag
+from models_app.models import AIModel, Tag, size_label
 
 SMALL_MODEL_PARAMETERS = 4_000_000_000
 LARGE_MODEL_PARAMETERS = 30_000_000_000
@@ -59,15 +59,6 @@ def tags_seed(*, specs: list[dict[str, str]], result: DemoDataResult) -> tuple[d
         tags[spec["name"]] = tag
     result.record("tags", len(new_ids))
     return tags, new_ids
-
-
-def size_label(size: int) -> str:
-    """Bytes the way ollama.com shows them, in decimal units: "398MB", "4.9GB", "43GB"."""
-    for unit, scale in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
-        if size >= scale:
-            value = size / scale
-            return f"{value:.1f}{unit}" if value < 10 else f"{round(value)}{unit}"
-    return f"{size}B"
 
 
 def _model_values(spec: dict[str, Any], families: dict[str, dict[str, Any]]) -> dict[str, Any]:

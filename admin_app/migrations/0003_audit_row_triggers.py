@@ -2,7 +2,7 @@
 AuditEvent per changed row, so bulk `QuerySet.update()`/`delete()` and raw SQL are seen too.
 
 Who, from where and under which request id comes from session settings (`ollamanet.audit_*`) the
-application sets right before each write on an audited table (admin_app.services.audit); a write
+application sets right before each write on an audited table (core.audit); a write
 without them (a shell, a migration, psql) is recorded as the system's.
 
 Two kinds of tables:

@@ -9,8 +9,8 @@ from typing import Any
 from django.db.models import QuerySet
 
 from admin_app.models import ModelPull
-from conversations_app.ollama import OllamaClient
 from core.exceptions import NotFound
+from core.ollama import OllamaClient
 from models_app.models import AIModel
 from models_app.selectors import aimodel_by_names
 

@@ -1,7 +1,6 @@
-"""Writes of admin_app: the audit trail (explicit events and the context row changes are
-attributed to). Catalogue and inference services live beside it."""
+"""Writes of admin_app: catalogue and inference services, system messages. The audit trail's
+recording is the kernel's (core.audit), which every app writes through."""
 
-from admin_app.services.audit import AuditContext, audit_context, audit_record, current_audit_context
 from admin_app.services.catalogue import aimodel_create_from_ollama
 from admin_app.services.inference import (
     PullRequestOutcome,
@@ -17,12 +16,8 @@ from admin_app.services.system_messages import (
 )
 
 __all__ = [
-    "AuditContext",
     "PullRequestOutcome",
     "aimodel_create_from_ollama",
-    "audit_context",
-    "audit_record",
-    "current_audit_context",
     "model_pull_request",
     "model_pull_run",
     "ollama_model_delete",

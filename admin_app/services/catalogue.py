@@ -2,7 +2,7 @@
 it (`/api/show` and `/api/tags`).
 
 The catalogue rows are written by models_app's services only; each change of a row leaves one audit
-event by itself (admin_app.services.audit).
+event by itself (core.audit).
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from conversations_app.ollama import OllamaClient
+from core.ollama import OllamaClient
 from models_app import services as catalogue
-from models_app.models import AIModel, InstallStatus, ModelType
+from models_app.models import AIModel, InstallStatus, ModelType, size_label
 from models_app.selectors import normalise_model_name
 
 # Ollama's capabilities (`/api/show`) → the catalogue's model type, the first that applies.
@@ -69,9 +69,6 @@ def ollama_model_fields(show: Mapping[str, Any], listing: Mapping[str, Any] | No
         "model_type": _model_type(show.get("capabilities")),
     }
     if listing:
-        # Imported here: the demo data package imports auth_app's services, which import this package.
-        from admin_app.demo_data import size_label
-
         size = _count(listing.get("size"))
         fields.update(
             size=size,

@@ -30,10 +30,10 @@ from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 
 from admin_app.models import ACTIVE_PULL_STATUSES, ModelPull, PullStatus
-from admin_app.services.audit import audit_record
 from admin_app.services.catalogue import ollama_listing_entry
-from conversations_app.ollama import OllamaClient
+from core.audit import audit_record
 from core.exceptions import ApplicationError, BadGateway, Conflict, NotFound, ValidationFailed
+from core.ollama import OllamaClient
 from core.queue import enqueue_on_commit, require_task_queue
 from models_app import services as catalogue
 from models_app.models import AIModel, InstallStatus
@@ -135,12 +135,11 @@ def _finish(pull: ModelPull, *, status: str, error: str = "", **values: Any) -> 
 def _enqueue_on_commit(pull: ModelPull) -> None:
     """Queue the pull's task once its row is committed; a pull the broker would not take is ended
     `failed` at once rather than left `queued` with no task behind it."""
-    from admin_app.tasks import pull_model
 
     def not_queued() -> None:
         _finish(pull, status=PullStatus.FAILED, error="The pull could not be queued; ask for it again.")
 
-    enqueue_on_commit(pull_model, str(pull.pk), task_id=pull.task_id, on_failure=not_queued)
+    enqueue_on_commit("admin_app.tasks.pull_model", str(pull.pk), task_id=pull.task_id, on_failure=not_queued)
 
 
 def _record_installed(model_name: str, listing: Mapping[str, Any], requested_by: Any) -> ModelPull:

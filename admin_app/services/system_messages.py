@@ -1,6 +1,6 @@
 """Writes of system messages: create, change (If-Match), soft delete and restore.
 
-Each write changes one row, which the audit trail records by itself (admin_app.services.audit).
+Each write changes one row, which the audit trail records by itself (core.audit).
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from admin_app.services.audit import audit_record
 from auth_app.models import User
+from core.audit import audit_record
 
 security_logger = logging.getLogger("auth_app.security")
 

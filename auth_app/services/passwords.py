@@ -55,13 +55,11 @@ def user_password_reset_request(*, email: str) -> None:
     address is even looked up: nothing would send the e-mail, and the answer must not depend on
     whether the address exists.
     """
-    from auth_app.tasks import send_password_reset_email
-
     require_task_queue()
     user = selectors.user_get_for_password_reset(email=email)
     security_event_record(event="password_reset_requested", user=user)
     if user is not None:
-        enqueue_on_commit(send_password_reset_email, str(user.pk))
+        enqueue_on_commit("auth_app.tasks.send_password_reset_email", str(user.pk))
 
 
 def password_reset_email_send(*, user_id: str) -> bool:

@@ -46,7 +46,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "admin_app.middleware.AuditContextMiddleware",
+    "core.middleware.AuditContextMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 

@@ -30,7 +30,6 @@ from conversations_app.api.chat_serializers import (
     metrics_of,
 )
 from conversations_app.models import ConversationPromptResponse
-from conversations_app.ollama import open_chat_stream
 from conversations_app.selectors.conversations import conversation_get
 from conversations_app.selectors.history import conversation_branch, exchange_get, exchange_row_get
 from conversations_app.services.chat import (
@@ -45,6 +44,7 @@ from conversations_app.services.chat import (
 from core.api import EVENT_STREAM, AsyncAPIView, validated
 from core.db import db_step
 from core.exceptions import ApplicationError, error_body
+from core.ollama import open_chat_stream
 from core.pagination import CursorPagination
 from core.sse import EventNumbering, with_keepalive
 from core.throttling import UserRateThrottle

@@ -3,6 +3,7 @@
 from conversations_app.selectors.attachments import attachment_list
 from conversations_app.selectors.conversations import (
     ConversationExport,
+    conversation_count_per_model,
     conversation_export,
     conversation_get,
     conversation_list,
@@ -29,6 +30,7 @@ __all__ = [
     "ConversationExport",
     "SearchHit",
     "attachment_list",
+    "conversation_count_per_model",
     "conversation_export",
     "conversation_get",
     "conversation_list",

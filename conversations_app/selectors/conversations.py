@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from conversations_app.models import (
     AIResponse,
@@ -89,3 +90,17 @@ def conversation_export(*, owner, conversation_id) -> ConversationExport:
         ),
         attachments=list(Attachment.objects.filter(conversation=conversation).order_by("created_at", "id")),
     )
+
+
+def conversation_count_per_model() -> Coalesce:
+    """For a query over catalogue models: the number of alive conversations with each model (the
+    outer row's `pk`), as a correlated subquery (no join, no N+1). How the catalogue measures
+    popularity."""
+    counts = (
+        Conversation.objects.filter(model=OuterRef("pk"))
+        .order_by()
+        .values("model")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    return Coalesce(Subquery(counts, output_field=IntegerField()), 0)

@@ -167,14 +167,11 @@ def attachment_create(*, conversation: Conversation, uploader, upload: UploadedF
         attachment.save(force_insert=True)
         # With the task queue down the upload still succeeds; the row stays `pending` and
         # `attachments_queue_pending` queues it again later.
-        enqueue_on_commit(_extraction_task(), str(attachment.pk))
+        enqueue_on_commit(EXTRACTION_TASK, str(attachment.pk))
     return attachment
 
 
-def _extraction_task():
-    from conversations_app.tasks import extract_attachment_text
-
-    return extract_attachment_text
+EXTRACTION_TASK = "conversations_app.tasks.extract_attachment_text"
 
 
 def attachments_queue_pending(*, older_than: timedelta, limit: int = 500) -> int:
@@ -189,8 +186,7 @@ def attachments_queue_pending(*, older_than: timedelta, limit: int = 500) -> int
         .order_by("created_at")
         .values_list("pk", flat=True)[:limit]
     )
-    task = _extraction_task()
-    return sum(1 for attachment_id in pending if enqueue(task, str(attachment_id)))
+    return sum(1 for attachment_id in pending if enqueue(EXTRACTION_TASK, str(attachment_id)))
 
 
 def attachment_delete(*, attachment: Attachment) -> Attachment:

@@ -33,10 +33,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from conversations_app.models import AIResponse, Conversation, ConversationPromptResponse, Prompt
-from conversations_app.ollama import ChatStream
 from conversations_app.selectors.history import ancestor_exchanges
 from core.db import db_step, released
 from core.exceptions import ApplicationError, Conflict, DatabaseUnavailable, NotFound, ValidationFailed
+from core.ollama import ChatStream
 from core.services import lock_for_update
 
 logger = logging.getLogger(__name__)

@@ -17,6 +17,7 @@ from conversations_app.models import (
     Note,
     Prompt,
 )
+from conversations_app.services.attachments import attachment_files_release
 from core import services as core_services
 
 
@@ -138,8 +139,6 @@ def _purge_conversation_rows(conversation_ids: list) -> set[str]:
 
 def _release_files_on_commit(digests: set[str]) -> None:
     if digests:
-        from conversations_app.services.attachments import attachment_files_release
-
         transaction.on_commit(lambda: attachment_files_release(sha256s=digests))
 
 

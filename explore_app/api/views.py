@@ -13,6 +13,12 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from core.api import validated
 from core.cache import CachedValue, conditional_response
 from core.pagination import PageNumberPagination
+from explore_app.api.responses import (
+    explore_model_detail,
+    explore_model_list,
+    explore_tag_list,
+    explore_tag_models,
+)
 from explore_app.api.serializers import (
     ExploreModelDetailSerializer,
     ExploreModelListItemSerializer,
@@ -22,12 +28,6 @@ from explore_app.api.serializers import (
     TagModelsQuerySerializer,
 )
 from explore_app.api.throttles import ExploreRateThrottle
-from explore_app.selectors import (
-    explore_model_detail,
-    explore_model_list,
-    explore_tag_list,
-    explore_tag_models,
-)
 from models_app.selectors import aimodel_list_published, tag_list_with_model_counts
 
 IF_NONE_MATCH = OpenApiParameter(
@@ -61,7 +61,7 @@ class ExploreViewSet(viewsets.GenericViewSet):
     throttle_classes = [ExploreRateThrottle]
     renderer_classes = [ORJSONRenderer]
     pagination_class = PageNumberPagination
-    # Responses come from explore_app.selectors (cached JSON); `get_queryset` of each viewset names
+    # Responses come from explore_app.api.responses (cached JSON); `get_queryset` of each viewset names
     # the rows they describe, for the OpenAPI schema.
 
     def page_response(self, cached: CachedValue) -> Response:

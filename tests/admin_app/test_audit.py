@@ -15,10 +15,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from admin_app.models import AuditEvent
-from admin_app.services import audit_context, audit_record
-from admin_app.services.audit import AUDITED_TABLES, NEVER_RECORDED
 from auth_app import services as account_services
 from core import services as core_services
+from core.audit import AUDITED_TABLES, NEVER_RECORDED, audit_context, audit_record
 from core.request_id import request_id_scope
 from tests.admin_app.factories import AuditEventFactory
 from tests.auth_app.factories import DEFAULT_PASSWORD, UserFactory

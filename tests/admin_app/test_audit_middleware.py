@@ -6,9 +6,8 @@ from asgiref.sync import async_to_sync
 from django.http import HttpResponse, StreamingHttpResponse
 from django.test import RequestFactory
 
-from admin_app.middleware import AuditContextMiddleware
-from admin_app.services.audit import current_audit_context
-from core.middleware import RequestIdMiddleware
+from core.audit import current_audit_context
+from core.middleware import AuditContextMiddleware, RequestIdMiddleware
 from core.request_id import get_request_id
 
 

@@ -11,7 +11,7 @@ from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 
-from admin_app.demo_data import DEFAULT_DEMO_PASSWORD, demo_data, size_label
+from admin_app.demo_data import DEFAULT_DEMO_PASSWORD, demo_data
 from admin_app.models import SystemMessage
 from conversations_app.models import (
     AIResponse,
@@ -23,7 +23,7 @@ from conversations_app.models import (
 from core import services as core_services
 from core.permissions import ADMIN_ROLE, USER_ROLE
 from models_app import services as catalogue_services
-from models_app.models import AIModel, ModelTag, Tag
+from models_app.models import AIModel, ModelTag, Tag, size_label
 from tests.auth_app.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from conversations_app import selectors as conversation_selectors
 from core.exceptions import NotFound, ValidationFailed
 from models_app import selectors, services
 from models_app.models import AIModel
@@ -90,10 +91,19 @@ def test_popularity_counts_alive_conversations_in_one_query(catalogue, django_as
         conversation.save(update_fields=["deleted_at"])
 
     with django_assert_num_queries(2):  # models + their tags
-        ranked = list(selectors.aimodel_list_published(ordering="popularity"))
+        ranked = list(
+            selectors.aimodel_list_published(
+                ordering="popularity", popularity=conversation_selectors.conversation_count_per_model()
+            )
+        )
 
     assert names(ranked)[:2] == ["mixtral:8x7b", "qwen2.5-coder:7b"]
     assert [m.conversation_count for m in ranked[:3]] == [3, 2, 0]
+
+
+def test_popularity_needs_the_callers_measure_of_it(catalogue):
+    with pytest.raises(ValidationFailed):
+        selectors.aimodel_list_published(ordering="popularity")
 
 
 # --- search -------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
-"""Explore's reads: the public catalogue, served cache-aside from Redis.
+"""Explore's responses: the public catalogue, served cache-aside from Redis.
 
 Each function returns a CachedValue holding the JSON the API answers with (shaped by the API's output
-serializers), so a cache hit costs no SQL and no serialization. Keys are
+serializers, which is why this lives in the API layer), so a cache hit costs no SQL and no
+serialization. The rows come from models_app's selectors, popularity from conversations_app's. Keys are
 `explore:<resource>:<normalised params>:v<catalogue version>`; catalogue writes in models_app bump
 the version after commit.
 """
@@ -14,6 +15,7 @@ from typing import Any
 from django.core.paginator import EmptyPage, Paginator
 from django.db.models import QuerySet
 
+from conversations_app.selectors import conversation_count_per_model
 from core.cache import CachedValue
 from core.exceptions import NotFound
 from explore_app.api.serializers import (
@@ -60,14 +62,18 @@ def explore_model_list(
     if q:
 
         def search() -> dict[str, Any]:
-            found = aimodel_search_published(query=q, filters=filters, ordering=ordering)
+            found = aimodel_search_published(
+                query=q, filters=filters, ordering=ordering, popularity=conversation_count_per_model()
+            )
             serialize = _model_rows({"match": found.match})
             return _page(found.queryset, page=page, page_size=page_size, serialize=serialize)
 
         return catalogue_cache.fetch("search", params, search)
 
     def listing() -> dict[str, Any]:
-        queryset = aimodel_list_published(filters=filters, ordering=ordering)
+        queryset = aimodel_list_published(
+            filters=filters, ordering=ordering, popularity=conversation_count_per_model()
+        )
         return _page(queryset, page=page, page_size=page_size, serialize=_model_rows())
 
     return catalogue_cache.fetch("models", params, listing)
@@ -98,7 +104,9 @@ def explore_tag_models(*, slug: str, page: int, page_size: int, ordering: str, *
 
     def models_of_tag() -> dict[str, Any]:
         tag_get_by_slug(slug=slug)
-        queryset = aimodel_list_published(filters={**filters, "tag": slug}, ordering=ordering)
+        queryset = aimodel_list_published(
+            filters={**filters, "tag": slug}, ordering=ordering, popularity=conversation_count_per_model()
+        )
         return _page(queryset, page=page, page_size=page_size, serialize=_model_rows())
 
     return catalogue_cache.fetch("tag_models", params, models_of_tag)

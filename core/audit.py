@@ -1,4 +1,7 @@
-"""The audit trail: who did what to which record, when, from where, under which request.
+"""The audit trail's recording: who did what to which record, when, from where, under which request.
+
+Every app writes through this module; the events land in admin_app's append-only `AuditEvent` table,
+which admin_app owns and serves to staff.
 
 How events come about
 ---------------------
@@ -19,7 +22,7 @@ The triggers read the actor, request id and client IP from PostgreSQL settings t
 execute-wrapper sets right before every INSERT/UPDATE/DELETE on an audited table, from the current
 `AuditContext`:
 
-- every HTTP request has one (`admin_app.middleware.AuditContextMiddleware`): the actor is the
+- every HTTP request has one (`core.middleware.AuditContextMiddleware`): the actor is the
   authenticated user (JWT or session, read when the write happens), the IP is the client's
   (`core.http.client_ip`: the peer address, or X-Forwarded-For of `NUM_PROXIES` trusted proxies), the
   request id is core.request_id's; requests under `/api/v1/admin/` and `/admin/` are staff requests,
@@ -49,11 +52,11 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass, replace
 from typing import Any
 
+from django.apps import apps
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.http import HttpRequest
 
-from admin_app.models import AuditEvent
 from core.http import client_ip
 from core.request_id import get_request_id
 from core.task_context import carry_into_tasks
@@ -250,9 +253,10 @@ def audit_record(
     before: Mapping[str, Any] | None = None,
     after: Mapping[str, Any] | None = None,
     actor: Any = None,
-) -> AuditEvent:
-    """Record one event the row triggers cannot see. The actor, request id and IP come from the
-    current context unless `actor` is given (a user acting on their own behalf, e.g. signing in).
+) -> Any:
+    """Record one event (an `admin_app.AuditEvent`) the row triggers cannot see. The actor, request
+    id and IP come from the current context unless `actor` is given (a user acting on their own
+    behalf, e.g. signing in).
 
     Part of the caller's transaction: an action that rolls back leaves no event.
     """
@@ -262,7 +266,10 @@ def audit_record(
     actor_id, actor_repr = context.who()
     if target is not None:
         target_type, target_id = target._meta.label_lower, str(target.pk)
-    return AuditEvent.objects.create(
+    # The table is admin_app's (append-only, written by the triggers too); looked up by name, so the
+    # kernel every app records through imports no app.
+    audit_event = apps.get_model("admin_app", "AuditEvent")
+    return audit_event.objects.create(
         actor_id=actor_id or None,
         actor_repr=actor_repr,
         action=action,

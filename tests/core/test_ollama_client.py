@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from asgiref.sync import async_to_sync
 
-from conversations_app.ollama import AsyncOllamaClient, OllamaClient, open_chat_stream
 from core.exceptions import BadGateway, Conflict, ServiceUnavailable
+from core.ollama import AsyncOllamaClient, OllamaClient, open_chat_stream
 from tests.fakes.ollama import DEFAULT_MODEL, DEFAULT_REPLY, VERSION
 
 HELLO = [{"role": "user", "content": "Hello"}]
