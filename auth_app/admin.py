@@ -1,8 +1,10 @@
-"""Django admin of accounts: users with their roles, the roles (Django groups), refresh tokens."""
+"""Django admin of accounts: users with their roles, the roles (Django groups, shown as roles),
+refresh tokens. Access goes by role, so the per-user and per-role permission pickers Django offers
+(which would have no effect) are not shown; superusers count as Admin."""
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -10,11 +12,12 @@ from django.contrib.auth.forms import AdminPasswordChangeForm, AdminUserCreation
 from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
 from django.contrib.auth.models import Group
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Case, Count, Exists, F, Func, IntegerField, OuterRef, Q, Subquery, Value, When
 from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.admin import BlacklistedTokenAdmin, OutstandingTokenAdmin
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
+from auth_app.models import Role
 from auth_app.services import (
     refresh_tokens_revoke_all,
     role_create,
@@ -24,11 +27,13 @@ from auth_app.services import (
     user_restore,
     user_role_assign_default,
     user_roles_replace,
+    user_sessions_revoke,
     user_set_active,
     user_soft_delete,
     user_unlock,
 )
 from auth_app.services.admin import BUILT_IN_ROLES
+from auth_app.services.tokens import refresh_tokens_revoke_selected
 from core import services as core_services
 from core.admin import (
     AdminRoleAccessMixin,
@@ -38,7 +43,9 @@ from core.admin import (
     SoftDeleteAdmin,
     ViewOnlyAdminMixin,
     WholeRowConstraintsMixin,
+    request_has_admin_role,
 )
+from core.permissions import ADMIN_ROLE
 
 User = get_user_model()
 
@@ -99,6 +106,23 @@ class LockedFilter(ConditionFilter):
         }
 
 
+class RoleFilter(admin.SimpleListFilter):
+    """Users by role; superusers count as Admin."""
+
+    title = "role"
+    parameter_name = "role"
+
+    def lookups(self, request, model_admin):
+        return [(str(role.pk), role.name) for role in Role.objects.order_by("name")]
+
+    def queryset(self, request, queryset):
+        role = Role.objects.filter(pk=self.value()).first() if (self.value() or "").isdigit() else None
+        if role is None:
+            return queryset
+        holds = Exists(User.groups.through.objects.filter(user_id=OuterRef("pk"), group_id=role.pk))
+        return queryset.filter(holds | Q(is_superuser=True) if role.name == ADMIN_ROLE else holds)
+
+
 @admin.register(User)
 class UserAdmin(LargeTableAdminMixin, SoftDeleteAdmin, DjangoUserAdmin):
     form = UserChangeForm
@@ -110,12 +134,11 @@ class UserAdmin(LargeTableAdminMixin, SoftDeleteAdmin, DjangoUserAdmin):
         "display_name",
         "role_list",
         "is_active",
-        "is_staff",
         "is_locked_display",
         "last_login",
         "created_at",
     )
-    list_filter = ("is_active", "is_staff", "is_superuser", "groups", LockedFilter)
+    list_filter = ("is_active", RoleFilter, "is_superuser", LockedFilter)
     search_fields = ("username", "email", "display_name")
     ordering = ("username",)
     readonly_fields = ("is_staff", "last_login", "failed_login_window_started_at")
@@ -123,10 +146,11 @@ class UserAdmin(LargeTableAdminMixin, SoftDeleteAdmin, DjangoUserAdmin):
         (None, {"fields": ("username", "password")}),
         ("Profile", {"fields": ("email", "display_name", "preferences")}),
         (
-            "Roles and permissions",
+            "Roles",
             {
-                "description": "Staff status follows the Admin role.",
-                "fields": ("is_active", "groups", "is_staff", "is_superuser", "user_permissions"),
+                "description": "Access goes by role: the Admin role gives staff status and the admin; "
+                "superusers count as Admin.",
+                "fields": ("is_active", "groups", "is_staff", "is_superuser"),
             },
         ),
         (
@@ -150,7 +174,14 @@ class UserAdmin(LargeTableAdminMixin, SoftDeleteAdmin, DjangoUserAdmin):
             },
         ),
     )
-    actions = (*SoftDeleteAdmin.actions, "lock_selected", "unlock_selected")
+    actions = (
+        *SoftDeleteAdmin.actions,
+        "activate_selected",
+        "deactivate_selected",
+        "sign_out_everywhere",
+        "lock_selected",
+        "unlock_selected",
+    )
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("groups")
@@ -158,7 +189,7 @@ class UserAdmin(LargeTableAdminMixin, SoftDeleteAdmin, DjangoUserAdmin):
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))
         if not request.user.is_superuser:
-            readonly += ["is_superuser", "user_permissions"]  # no climbing above the Admin role
+            readonly.append("is_superuser")  # no climbing above the Admin role
         if obj is not None and obj.pk == request.user.pk:
             readonly.append("is_active")
         return readonly
@@ -168,9 +199,18 @@ class UserAdmin(LargeTableAdminMixin, SoftDeleteAdmin, DjangoUserAdmin):
             return False  # a superuser's account is theirs (and other superusers') to change
         return super().has_change_permission(request, obj)
 
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "groups":
+            kwargs.setdefault("label", "Roles")
+            kwargs.setdefault("help_text", "")
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
     @admin.display(description="roles")
     def role_list(self, obj) -> str:
-        return ", ".join(group.name for group in obj.groups.all())
+        names = [group.name for group in obj.groups.all()]
+        if obj.is_superuser and ADMIN_ROLE not in names:
+            names.append(ADMIN_ROLE)  # what a superuser may do
+        return ", ".join(sorted(names)) + (" (superuser)" if obj.is_superuser else "")
 
     @admin.display(boolean=True, description="locked", ordering="locked_until")
     def is_locked_display(self, obj) -> bool:
@@ -201,6 +241,27 @@ class UserAdmin(LargeTableAdminMixin, SoftDeleteAdmin, DjangoUserAdmin):
     def restore_object(self, request, obj) -> None:
         user_restore(actor=request.user, user=obj)
 
+    @admin.action(description="Activate selected users", permissions=["change"])
+    def activate_selected(self, request, queryset) -> None:
+        def activate(request, user) -> None:
+            user_set_active(actor=request.user, user=user, is_active=True)
+
+        self._apply(request, queryset.filter(deleted_at__isnull=True), activate, "activated")
+
+    @admin.action(description="Deactivate selected users", permissions=["change"])
+    def deactivate_selected(self, request, queryset) -> None:
+        def deactivate(request, user) -> None:
+            user_set_active(actor=request.user, user=user, is_active=False)
+
+        self._apply(request, queryset.filter(deleted_at__isnull=True), deactivate, "deactivated")
+
+    @admin.action(description="Sign selected users out everywhere", permissions=["change"])
+    def sign_out_everywhere(self, request, queryset) -> None:
+        def sign_out(request, user) -> None:
+            user_sessions_revoke(actor=request.user, user=user)
+
+        self._apply(request, queryset, sign_out, "signed out everywhere")
+
     @admin.action(description="Lock selected users for 15 minutes", permissions=["change"])
     def lock_selected(self, request, queryset) -> None:
         def lock(request, user) -> None:
@@ -221,20 +282,31 @@ class UserAdmin(LargeTableAdminMixin, SoftDeleteAdmin, DjangoUserAdmin):
 admin.site.unregister(Group)
 
 
-@admin.register(Group)
+def _superusers_outside_admin_role() -> Subquery:
+    """How many alive superusers do not hold the Admin role (they count as Admin all the same)."""
+    outside = User.objects.filter(is_superuser=True).exclude(groups__name=ADMIN_ROLE).order_by()
+    count = Func(F("pk"), function="COUNT", output_field=IntegerField())
+    return Subquery(outside.annotate(n=count).values("n")[:1], output_field=IntegerField())
+
+
+@admin.register(Role)
 class RoleAdmin(BaseModelAdmin, DjangoGroupAdmin):
     """Roles are groups. `User` and `Admin` are built in (their names are fixed, they cannot be
-    deleted); a role someone holds cannot be deleted either."""
+    deleted); a role someone holds cannot be deleted either. Access goes by role name, so a role
+    has no permission rows to pick."""
 
     list_display = ("name", "member_count")
+    fields = ("name",)
     actions = None
 
     def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(member_count=Count("user", filter=Q(user__deleted_at__isnull=True)))
+        held_by = Count("user", filter=Q(user__deleted_at__isnull=True))
+        superusers = Case(
+            When(name=ADMIN_ROLE, then=_superusers_outside_admin_role()),
+            default=Value(0),
+            output_field=IntegerField(),
         )
+        return super().get_queryset(request).annotate(member_count=held_by + superusers)
 
     def get_readonly_fields(self, request, obj=None):
         readonly = super().get_readonly_fields(request, obj)
@@ -268,12 +340,32 @@ class RefreshTokenAdmin(
 ):
     """Issued refresh tokens. The token itself is a live credential, so it is never shown."""
 
-    list_display = ("jti", "user", "created_at", "expires_at")
+    list_display = ("jti", "user", "created_at", "expires_at", "is_revoked")
     search_fields = ("=jti", "user__username", "user__email")
     list_filter = (("expires_at", admin.DateFieldListFilter),)
     ordering = ("-id",)
     exclude = ("token",)
     raw_id_fields = ("user",)
+    actions = ("revoke_selected",)
+
+    def get_queryset(self, request):
+        # simplejwt's admin already joins the user, which makes Django skip `list_select_related`.
+        return super().get_queryset(request).select_related("user", "blacklistedtoken")
+
+    def has_revoke_permission(self, request) -> bool:
+        return request_has_admin_role(request)
+
+    @admin.display(boolean=True, description="revoked")
+    def is_revoked(self, obj: OutstandingToken) -> bool:
+        return hasattr(obj, "blacklistedtoken")
+
+    @admin.action(
+        description="Revoke selected refresh tokens (sign those sessions out)", permissions=["revoke"]
+    )
+    def revoke_selected(self, request, queryset) -> None:
+        revoked = refresh_tokens_revoke_selected(tokens=queryset)
+        noun = "refresh token" if revoked == 1 else "refresh tokens"
+        self.message_user(request, f"{revoked} {noun} revoked.", messages.SUCCESS)
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields if f.name != "token"]

@@ -1,4 +1,4 @@
-"""Token pairs: issue, rotate, revoke (one session or all of a user's), purge the expired."""
+"""Token pairs: issue, rotate, revoke (one session, chosen ones or all of a user's), purge the expired."""
 
 from __future__ import annotations
 
@@ -94,6 +94,20 @@ def refresh_tokens_revoke_all(*, user: User) -> int:
     """
     revoked = refresh_tokens_blacklist(selectors.refresh_tokens_outstanding(user=user))
     security_event_record(event="sessions_revoked", user=user, revoked=revoked)
+    return revoked
+
+
+def refresh_tokens_revoke_selected(*, tokens: QuerySet[OutstandingToken]) -> int:
+    """Revoke the chosen refresh tokens (staff ending particular sessions); each account that lost a
+    session gets a security event. Returns how many were revoked (already revoked ones do not count)."""
+    revoked = 0
+    for user_id in tokens.order_by().values_list("user_id", flat=True).distinct():
+        count = refresh_tokens_blacklist(tokens.filter(user_id=user_id))
+        revoked += count
+        if count and user_id is not None:
+            security_event_record(
+                event="sessions_revoked", user=User._base_manager.get(pk=user_id), revoked=count
+            )
     return revoked
 
 

@@ -21,6 +21,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from admin_app.models import AuditEvent, ModelPull, SystemMessage
+from auth_app.models import Role
 from conversations_app.models import (
     AIResponse,
     Attachment,
@@ -92,7 +93,7 @@ def _refresh_token(blacklisted: bool = False):
 # One row of each model, as its admin shows it.
 MAKERS: dict[type, Callable] = {
     User: _user_with_role,
-    Group: lambda: Group.objects.create(name=f"Role {Group.objects.count()}"),
+    Role: lambda: Role.objects.create(name=f"Role {Role.objects.count()}"),
     OutstandingToken: _refresh_token,
     BlacklistedToken: lambda: BlacklistedToken.objects.get(token=_refresh_token(blacklisted=True)),
     Tag: lambda: ModelTagFactory().tag,
@@ -111,7 +112,7 @@ MAKERS: dict[type, Callable] = {
     Attachment: AttachmentFactory,
 }
 MODELS = list(MAKERS)
-ADDABLE = [User, Group, Tag, AIModel, SystemMessage]
+ADDABLE = [User, Role, Tag, AIModel, SystemMessage]
 
 
 def test_every_model_of_the_project_has_an_admin():
@@ -555,6 +556,15 @@ def test_audit_trail_links_the_target_by_name_and_the_actor(admin_user):
 
 
 @pytest.mark.django_db
+def test_audit_trail_links_a_role_to_its_role_page(admin_user):
+    role = Role.objects.create(name="Moderator")
+    event = AuditEventFactory(action="created", target_type="auth.group", target_id=str(role.pk))
+    listing = login(admin_user).get(url(AuditEvent, "changelist"), {"target_type": "auth.group"})
+    assert event in listing.context["cl"].result_list
+    assert f'Role <a href="{url(Role, "change", role.pk)}">Moderator</a>'.encode() in listing.content
+
+
+@pytest.mark.django_db
 def test_audit_trail_filters_by_action_and_target_type(admin_user):
     # given
     lock = AuditEventFactory(action="user.lock")
@@ -700,10 +710,10 @@ def test_a_built_in_or_held_role_cannot_be_deleted_nor_renamed(superuser):
     UserFactory().groups.add(held)
     spare = Group.objects.create(name="Reviewer")
     # then
-    assert "name" not in client.get(url(Group, "change", admin_role.pk)).context["adminform"].form.fields
-    assert client.get(url(Group, "delete", admin_role.pk)).status_code == 403
-    assert client.get(url(Group, "delete", held.pk)).status_code == 403
-    assert client.post(url(Group, "delete", spare.pk), {"post": "yes"}).status_code == 302
+    assert "name" not in client.get(url(Role, "change", admin_role.pk)).context["adminform"].form.fields
+    assert client.get(url(Role, "delete", admin_role.pk)).status_code == 403
+    assert client.get(url(Role, "delete", held.pk)).status_code == 403
+    assert client.post(url(Role, "delete", spare.pk), {"post": "yes"}).status_code == 302
     assert set(Group.objects.values_list("name", flat=True)) == {USER_ROLE, ADMIN_ROLE, "Moderator"}
 
 
@@ -721,10 +731,110 @@ def test_the_last_admin_cannot_give_up_the_role(admin_user):
 
 
 @pytest.mark.django_db
+def test_roles_are_called_roles_and_have_no_permission_pickers(admin_user):
+    # given
+    member = _user_with_role()
+    client = login(admin_user)
+    # when
+    index = client.get(reverse("admin:index"))
+    role_page = client.get(url(Role, "change", Role.objects.create(name="Moderator").pk))
+    user_page = client.get(url(User, "change", member.pk))
+    # then
+    models = {m["name"] for app in index.context["app_list"] for m in app["models"]}
+    assert "Roles" in models
+    assert "Groups" not in models
+    assert Group not in admin.site._registry
+    assert list(role_page.context["adminform"].form.fields) == ["name"]
+    assert b"permissions" not in role_page.content.lower()
+    user_fields = user_page.context["adminform"].form.fields
+    assert "user_permissions" not in user_fields
+    assert user_fields["groups"].label == "Roles"
+    assert b"Permissions" not in user_page.content
+
+
+@pytest.mark.django_db
+def test_superusers_count_as_admin_in_the_user_and_role_lists(admin_user, superuser):
+    # given
+    member = _user_with_role()
+    admin_role = Group.objects.get(name=ADMIN_ROLE)
+    client = login(admin_user)
+    # when
+    admins = client.get(url(User, "changelist"), {"role": str(admin_role.pk)})
+    roles = client.get(url(Role, "changelist"))
+    # then
+    assert set(admins.context["cl"].result_list) == {admin_user, superuser}
+    assert member not in admins.context["cl"].result_list
+    assert b"Admin (superuser)" in admins.content
+    counts = {role.name: role.member_count for role in roles.context["cl"].result_list}
+    assert counts == {ADMIN_ROLE: 2, USER_ROLE: 1}
+
+
+@pytest.mark.django_db
+def test_deactivate_and_activate_actions_go_through_the_account_rules(admin_user):
+    # given
+    member = UserFactory()
+    client = login(admin_user)
+    # when deactivated, the acting admin selected too
+    run_action(client, User, "deactivate_selected", [member, admin_user])
+    # then the member cannot sign in, the admin was refused with a reason
+    member.refresh_from_db()
+    admin_user.refresh_from_db()
+    assert (member.is_active, member.version) == (False, 2)
+    assert admin_user.is_active
+    messages = sorted(str(m) for m in client.get(url(User, "changelist")).context["messages"])
+    assert messages == [
+        "1 user deactivated.",
+        f"{admin_user.username}: You cannot deactivate your own account.",
+    ]
+    assert not Client().login(username=member.username, password=DEFAULT_PASSWORD)
+    # when activated again
+    run_action(client, User, "activate_selected", [member])
+    member.refresh_from_db()
+    assert member.is_active
+    assert Client().login(username=member.username, password=DEFAULT_PASSWORD)
+
+
+@pytest.mark.django_db
+def test_sign_out_everywhere_revokes_every_refresh_token_of_the_users(admin_user):
+    # given
+    member, bystander = UserFactory(), UserFactory()
+    tokens = [RefreshToken.for_user(member) for _ in range(2)]
+    kept = RefreshToken.for_user(bystander)
+    # when
+    response = run_action(login(admin_user), User, "sign_out_everywhere", [member])
+    # then
+    assert response.status_code == 302
+    assert BlacklistedToken.objects.filter(token__jti__in=[t["jti"] for t in tokens]).count() == 2
+    assert not BlacklistedToken.objects.filter(token__jti=kept["jti"]).exists()
+    assert AuditEvent.objects.filter(action="sessions_revoked", target_id=str(member.pk)).exists()
+
+
+@pytest.mark.django_db
+def test_revoke_action_on_refresh_tokens(admin_user):
+    # given two sessions of a user
+    member = UserFactory()
+    ended, other = (OutstandingToken.objects.get(jti=RefreshToken.for_user(member)["jti"]) for _ in range(2))
+    client = login(admin_user)
+    # when one is revoked
+    assert "revoke_selected" in action_names(client, OutstandingToken)
+    response = run_action(client, OutstandingToken, "revoke_selected", [ended])
+    # then only that session ends, and the list says which are revoked
+    assert response.status_code == 302
+    assert BlacklistedToken.objects.filter(token=ended).exists()
+    assert not BlacklistedToken.objects.filter(token=other).exists()
+    listing = client.get(url(OutstandingToken, "changelist"))
+    assert [str(m) for m in listing.context["messages"]] == ["1 refresh token revoked."]
+    revoked = {
+        t.pk: listing.context["cl"].model_admin.is_revoked(t) for t in listing.context["cl"].result_list
+    }
+    assert (revoked[ended.pk], revoked[other.pk]) == (True, False)
+
+
+@pytest.mark.django_db
 def test_roles_are_created_through_the_name_rules(admin_user):
     client = login(admin_user)
-    assert client.post(url(Group, "add"), {"name": "Moderators"}).status_code == 302
-    refused = client.post(url(Group, "add"), {"name": "<script>"})
+    assert client.post(url(Role, "add"), {"name": "Moderators"}).status_code == 302
+    refused = client.post(url(Role, "add"), {"name": "<script>"})
     assert refused.status_code == 302
     assert set(Group.objects.values_list("name", flat=True)) == {USER_ROLE, ADMIN_ROLE, "Moderators"}
 
@@ -1079,7 +1189,7 @@ def _rows(model, count: int) -> None:
 # own (count, rows, prefetches, filter choices). The same whatever the number of rows.
 CHANGELIST_QUERIES = {
     User: 8,
-    Group: 6,
+    Role: 6,
     OutstandingToken: 6,
     BlacklistedToken: 6,
     Tag: 6,
