@@ -8,8 +8,8 @@ from typing import Any
 from django.utils import timezone
 from rest_framework import renderers, serializers
 
-from conversations_app.api.chat_serializers import PromptOutSerializer
 from conversations_app.api.serializers import ConversationSerializer
+from conversations_app.api.serializers.chat import PromptOutSerializer
 from conversations_app.models import AIResponse, Attachment, Feedback, Note
 from conversations_app.selectors import ConversationExport
 from conversations_app.services.chat import METRIC_FIELDS

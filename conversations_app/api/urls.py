@@ -1,9 +1,84 @@
 """Routes of the conversations API: resources (folders, conversations, feedback, notes, attachments,
-search, export, trash) and chat (messages, regenerate, branches)."""
+search, export, trash) and chat (messages, regenerate, branches).
 
-from django.urls import include, path
+folders/                                         GET list, POST create
+folders/{id}/                                    GET, PATCH (If-Match), DELETE (to the trash)
+folders/{id}/move/                               POST {"parent": id | null}
+""                                               GET list (filters, last activity first), POST create
+{id}/                                            GET, PATCH (If-Match), DELETE (to the trash)
+{id}/move/                                       POST {"folder": id | null}
+{id}/usage/                                      GET tokens and answers by model and day
+{id}/export/?format=json|markdown                GET
+{id}/attachments/                                GET list, POST multipart upload
+{id}/attachments/{attachment_id}/                GET (with extracted text), DELETE
+{id}/attachments/{attachment_id}/download/       GET the bytes
+responses/{response_id}/feedback/                GET, POST, PATCH (If-Match), DELETE: the caller's one
+responses/{response_id}/notes/                   GET list, POST create
+responses/{response_id}/notes/{note_id}/         GET, PATCH (If-Match), DELETE
+{id}/messages/                                   GET the current branch, POST send a message (streamed or not)
+{id}/exchanges/{exchange_id}/regenerate/         POST another answer, as a sibling
+{id}/exchanges/{exchange_id}/select/             POST follow that branch
+search/?q=                                       GET ranked hits with snippets
+trash/                                           DELETE empties the trash
+trash/conversations/, trash/folders/             GET list
+trash/{conversations|folders}/{id}/              GET, DELETE (for good)
+trash/{conversations|folders}/{id}/restore/      POST
+"""
+
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from conversations_app.api import views
+
+router = SimpleRouter(use_regex_path=False)
+router.register("folders", views.FolderViewSet, basename="folder")
+router.register("trash/conversations", views.TrashedConversationViewSet, basename="trash-conversation")
+router.register("trash/folders", views.TrashedFolderViewSet, basename="trash-folder")
+router.register("", views.ConversationViewSet, basename="conversation")
 
 urlpatterns = [
-    path("", include("conversations_app.api.chat_urls")),
-    path("", include("conversations_app.api.resource_urls")),
+    path(
+        "<uuid:conversation_id>/messages/",
+        views.ConversationMessagesView.as_view(),
+        name="conversation-messages",
+    ),
+    path(
+        "<uuid:conversation_id>/exchanges/<uuid:exchange_id>/regenerate/",
+        views.ExchangeRegenerateView.as_view(),
+        name="conversation-exchange-regenerate",
+    ),
+    path(
+        "<uuid:conversation_id>/exchanges/<uuid:exchange_id>/select/",
+        views.ExchangeSelectView.as_view(),
+        name="conversation-exchange-select",
+    ),
+    path("search/", views.SearchView.as_view(), name="conversation-search"),
+    path("trash/", views.TrashView.as_view(), name="trash"),
+    path(
+        "<uuid:conversation_id>/attachments/",
+        views.AttachmentViewSet.as_view({"get": "list", "post": "create"}),
+        name="attachment-list",
+    ),
+    path(
+        "<uuid:conversation_id>/attachments/<uuid:pk>/",
+        views.AttachmentViewSet.as_view({"get": "retrieve", "delete": "destroy"}),
+        name="attachment-detail",
+    ),
+    path(
+        "<uuid:conversation_id>/attachments/<uuid:pk>/download/",
+        views.AttachmentViewSet.as_view({"get": "download"}, **views.AttachmentViewSet.download.kwargs),
+        name="attachment-download",
+    ),
+    path("responses/<uuid:response_id>/feedback/", views.FeedbackView.as_view(), name="response-feedback"),
+    path(
+        "responses/<uuid:response_id>/notes/",
+        views.NoteViewSet.as_view({"get": "list", "post": "create"}),
+        name="note-list",
+    ),
+    path(
+        "responses/<uuid:response_id>/notes/<uuid:pk>/",
+        views.NoteViewSet.as_view({"get": "retrieve", "patch": "partial_update", "delete": "destroy"}),
+        name="note-detail",
+    ),
+    *router.urls,
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conversations_app.api.chat_views import ChatRateThrottle
+from conversations_app.api.views.chat import ChatRateThrottle
 from conversations_app.models import AIResponse, Conversation, ConversationPromptResponse, Prompt
 from tests.conversations_app.factories import ConversationFactory, ExchangeFactory
 from tests.fakes.ollama import DEFAULT_REPLY

@@ -1,8 +1,14 @@
-"""Resource views of the conversations API: folders, conversations, attachments, feedback, notes,
-search, export, trash and usage. Each action validates, calls one service, serializes."""
+"""Views of the conversations API: folders, conversations, attachments, feedback, notes, search,
+export, trash and usage (each action validates, calls one service, serializes), and chat (async
+views streaming answers)."""
 
 from conversations_app.api.views.annotations import FeedbackView, NoteViewSet
 from conversations_app.api.views.attachments import AttachmentViewSet
+from conversations_app.api.views.chat import (
+    ConversationMessagesView,
+    ExchangeRegenerateView,
+    ExchangeSelectView,
+)
 from conversations_app.api.views.conversations import ConversationViewSet
 from conversations_app.api.views.folders import FolderViewSet
 from conversations_app.api.views.search import SearchView
@@ -11,7 +17,10 @@ from conversations_app.api.views.usage import UserUsageView
 
 __all__ = [
     "AttachmentViewSet",
+    "ConversationMessagesView",
     "ConversationViewSet",
+    "ExchangeRegenerateView",
+    "ExchangeSelectView",
     "FeedbackView",
     "FolderViewSet",
     "NoteViewSet",

@@ -22,7 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from conversations_app.api.chat_serializers import (
+from conversations_app.api.serializers.chat import (
     ExchangePageSerializer,
     ExchangeSerializer,
     MessageCreateSerializer,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework import serializers
 
-from conversations_app.api.chat_serializers import MAX_SYSTEM_PROMPT_CHARS, ChatOptionsSerializer
+from conversations_app.api.serializers.chat import MAX_SYSTEM_PROMPT_CHARS, ChatOptionsSerializer
 from conversations_app.models import (
     Attachment,
     Conversation,
