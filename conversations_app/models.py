@@ -112,7 +112,11 @@ class Conversation(BaseModel, SoftDeleteModel, VersionedModel):
         ]
 
     def __str__(self) -> str:
-        return self.title or f"Conversation {self.pk}"
+        # Lists that annotate `first_prompt` (the admin's) name an untitled conversation by it.
+        first_prompt = " ".join((getattr(self, "first_prompt", None) or "").split())
+        if not self.title and first_prompt:
+            return first_prompt if len(first_prompt) <= 60 else f"{first_prompt[:59]}…"
+        return self.title or "Untitled conversation"
 
 
 class Prompt(BaseModel, SoftDeleteModel):
@@ -203,7 +207,10 @@ class ConversationPromptResponse(BaseModel, SoftDeleteModel):
     answer is a sibling: same parent and position, same prompt text, a new response.
     """
 
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="exchanges")
+    # Indexed by conv_exchange_conv_pos_idx, which starts with it: an index of its own would be a copy.
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="exchanges", db_index=False
+    )
     prompt = models.OneToOneField(Prompt, on_delete=models.CASCADE, related_name="exchange")
     response = models.OneToOneField(AIResponse, on_delete=models.CASCADE, related_name="exchange")
     parent = models.ForeignKey(
@@ -225,7 +232,7 @@ class ConversationPromptResponse(BaseModel, SoftDeleteModel):
         ]
 
     def __str__(self) -> str:
-        return f"Exchange {self.position} of {self.conversation_id}"
+        return f"Exchange at position {self.position}"
 
 
 class FeedbackReason(models.TextChoices):

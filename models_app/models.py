@@ -162,14 +162,16 @@ class AIModel(BaseModel, SoftDeleteModel, VersionedModel):
 class ModelTag(BaseModel):
     """The explicit through table between models and tags."""
 
-    model = models.ForeignKey(AIModel, on_delete=models.CASCADE, related_name="model_tags")
+    # Indexed by models_modeltag_pair_uniq, which starts with it: an index of its own would be a copy.
+    model = models.ForeignKey(AIModel, on_delete=models.CASCADE, related_name="model_tags", db_index=False)
     tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="model_tags")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["model", "tag"], name="models_modeltag_pair_uniq")]
 
     def __str__(self) -> str:
-        return f"{self.model_id} ↔ {self.tag_id}"
+        # Lists of pairs join both sides (select_related), so this reads no more rows.
+        return f"{self.model.name} · {self.tag.name}"
 
 
 def size_label(size: int) -> str:
