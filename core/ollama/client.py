@@ -99,25 +99,21 @@ def _unfinished() -> BadGateway:
     return BadGateway("Ollama ended the answer without finishing it.", code="ollama_stream")
 
 
-def iter_ndjson(response: httpx.Response, *, until_done: bool = False) -> Iterator[dict[str, Any]]:
-    """Objects of a streamed NDJSON body. With `until_done`, a stream that ends before an object with
-    `"done": true` is a BadGateway (Ollama or the connection died mid-answer)."""
+def iter_ndjson(response: httpx.Response) -> Iterator[dict[str, Any]]:
+    """Objects of a streamed NDJSON body (a pull's progress) to its end."""
     try:
         for line in response.iter_lines():
             if (obj := _parse_line(line)) is not None:
                 yield obj
-                if until_done and obj.get("done"):
-                    return
     except httpx.HTTPError as exc:
         raise error_for_transport(exc) from exc
-    if until_done:
-        raise _unfinished()
 
 
 async def aiter_ndjson(
     response: httpx.Response, *, until_done: bool = False
 ) -> AsyncIterator[dict[str, Any]]:
-    """Async twin of `iter_ndjson` (the same loop; Python has no way to share it)."""
+    """Objects of a streamed NDJSON body, read on the event loop. With `until_done`, a stream that ends
+    before an object with `"done": true` is a BadGateway (Ollama or the connection died mid-answer)."""
     try:
         async for line in response.aiter_lines():
             if (obj := _parse_line(line)) is not None:
@@ -134,11 +130,11 @@ def _chat_body(
     *,
     model: str,
     messages: Sequence[Message],
-    stream: bool,
     options: Mapping[str, Any] | None,
     keep_alive: str | int | None,
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {"model": model, "messages": [dict(m) for m in messages], "stream": stream}
+    """A streamed chat request's body."""
+    body: dict[str, Any] = {"model": model, "messages": [dict(m) for m in messages], "stream": True}
     if options:
         body["options"] = dict(options)
     if keep_alive is not None:
@@ -147,7 +143,8 @@ def _chat_body(
 
 
 class OllamaClient:
-    """Blocking client: the admin side (tags, show, pull, delete, version) and scripts."""
+    """Blocking client: the admin side (tags, show, pull, delete). Answers are streamed by
+    `AsyncOllamaClient`."""
 
     def __init__(self, base_url: str | None = None) -> None:
         self._http = httpx.Client(
@@ -174,21 +171,15 @@ class OllamaClient:
             raise error_for_status(response, model=model)
         return response
 
-    def _stream(
-        self, path: str, *, body: dict[str, Any], model: str | None, until_done: bool
-    ) -> Iterator[dict[str, Any]]:
+    def _stream(self, path: str, *, body: dict[str, Any], model: str | None) -> Iterator[dict[str, Any]]:
         try:
             with self._http.stream("POST", path, json=body) as response:
                 if response.is_error:
                     response.read()
                     raise error_for_status(response, model=model)
-                yield from iter_ndjson(response, until_done=until_done)
+                yield from iter_ndjson(response)
         except httpx.HTTPError as exc:
             raise error_for_transport(exc) from exc
-
-    def version(self) -> str:
-        """Ollama's version string, e.g. "0.5.7"; also a cheap liveness probe."""
-        return self._request("GET", "/api/version").json()["version"]
 
     def tags(self) -> list[dict[str, Any]]:
         """The models installed in Ollama (`GET /api/tags`)."""
@@ -205,35 +196,7 @@ class OllamaClient:
     def pull(self, model: str) -> Iterator[dict[str, Any]]:
         """Download a model; yields Ollama's progress objects (`status`, `digest`, `total`, `completed`)
         up to `{"status": "success"}`."""
-        yield from self._stream(
-            "/api/pull", body={"model": model, "stream": True}, model=model, until_done=False
-        )
-
-    def chat(
-        self,
-        *,
-        model: str,
-        messages: Sequence[Message],
-        options: Mapping[str, Any] | None = None,
-        keep_alive: str | int | None = None,
-    ) -> dict[str, Any]:
-        """One whole answer (`stream: false`): the final object with the full message and metrics."""
-        body = _chat_body(
-            model=model, messages=messages, stream=False, options=options, keep_alive=keep_alive
-        )
-        return self._request("POST", "/api/chat", model=model, json=body).json()
-
-    def chat_stream(
-        self,
-        *,
-        model: str,
-        messages: Sequence[Message],
-        options: Mapping[str, Any] | None = None,
-        keep_alive: str | int | None = None,
-    ) -> Iterator[dict[str, Any]]:
-        """The answer piece by piece; the last object has `"done": true` and the metrics."""
-        body = _chat_body(model=model, messages=messages, stream=True, options=options, keep_alive=keep_alive)
-        yield from self._stream("/api/chat", body=body, model=model, until_done=True)
+        yield from self._stream("/api/pull", body={"model": model, "stream": True}, model=model)
 
 
 class ChatStream:
@@ -315,7 +278,7 @@ class AsyncOllamaClient:
         Errors before the first byte of the answer (unreachable, unknown model, 5xx) are raised here,
         so a caller can still answer with a proper status code.
         """
-        body = _chat_body(model=model, messages=messages, stream=True, options=options, keep_alive=keep_alive)
+        body = _chat_body(model=model, messages=messages, options=options, keep_alive=keep_alive)
         request = self._http.build_request("POST", "/api/chat", json=body)
         try:
             response = await self._http.send(request, stream=True)

@@ -19,7 +19,6 @@ def client(fake_ollama):
 
 
 def test_admin_calls_read_what_ollama_has(client, fake_ollama):
-    assert client.version() == VERSION
     assert [m["name"] for m in client.tags()] == [DEFAULT_MODEL]
     shown = client.show(DEFAULT_MODEL)
     assert shown["details"]["family"] == "llama"
@@ -47,87 +46,70 @@ def test_a_model_ollama_does_not_have_is_a_conflict_with_a_clear_message(client,
     assert "not installed" in exc_info.value.message
 
 
-def test_chat_whole_and_streamed(client, fake_ollama):
-    whole = client.chat(model=DEFAULT_MODEL, messages=HELLO, options={"temperature": 0})
-    chunks = list(client.chat_stream(model=DEFAULT_MODEL, messages=HELLO))
+def _collect_async(received: list[dict] | None = None, **kwargs) -> list[str]:
+    """The pieces of one streamed answer; every object read lands in `received` too."""
+    chunks = [] if received is None else received
 
-    assert whole["message"]["content"] == "".join(DEFAULT_REPLY)
-    assert "".join(c["message"]["content"] for c in chunks) == "".join(DEFAULT_REPLY)
-    assert chunks[-1]["done"] is True
-    assert isinstance(chunks[-1]["eval_duration"], int)
-    assert fake_ollama.chat_requests[0] == {
-        "model": DEFAULT_MODEL,
-        "messages": HELLO,
-        "stream": False,
-        "options": {"temperature": 0},
-    }
-    assert fake_ollama.chat_requests[1]["stream"] is True
+    async def run() -> list[str]:
+        stream = await open_chat_stream(**kwargs)
+        try:
+            async for chunk in stream:
+                chunks.append(chunk)
+        finally:
+            await stream.aclose()
+        return [chunk["message"]["content"] for chunk in chunks]
+
+    return async_to_sync(run)()
 
 
-def test_an_ollama_server_error_is_a_bad_gateway_and_is_not_retried(client, fake_ollama):
+def test_an_ollama_server_error_is_a_bad_gateway_and_is_not_retried(fake_ollama):
     fake_ollama.fail(500, "CUDA out of memory")
 
     with pytest.raises(BadGateway) as exc_info:
-        client.chat(model=DEFAULT_MODEL, messages=HELLO)
+        _collect_async(model=DEFAULT_MODEL, messages=HELLO)
 
     assert exc_info.value.status_code == 502
     assert "CUDA out of memory" in exc_info.value.message
     assert len(fake_ollama.chat_requests) == 1
 
 
-def test_a_stream_cut_mid_answer_is_a_bad_gateway_after_the_pieces_that_arrived(client, fake_ollama):
+def test_a_stream_cut_mid_answer_is_a_bad_gateway_after_the_pieces_that_arrived(fake_ollama):
     fake_ollama.cut_after = 2
-    received: list[str] = []
-
-    def read_all() -> None:
-        received.extend(
-            c["message"]["content"] for c in client.chat_stream(model=DEFAULT_MODEL, messages=HELLO)
-        )
+    received: list[dict] = []
 
     with pytest.raises(BadGateway) as exc_info:
-        read_all()
+        _collect_async(received, model=DEFAULT_MODEL, messages=HELLO)
 
-    assert received == DEFAULT_REPLY[:2]
+    assert [chunk["message"]["content"] for chunk in received] == DEFAULT_REPLY[:2]
     assert exc_info.value.code == "ollama_stream"
     assert len(fake_ollama.chat_requests) == 1
 
 
 def test_an_unreachable_ollama_is_service_unavailable(ollama_down):
     with OllamaClient() as client, pytest.raises(ServiceUnavailable) as exc_info:
-        client.version()
+        client.tags()
 
     assert exc_info.value.status_code == 503
     assert "not reachable" in exc_info.value.message
 
 
-def test_a_silent_ollama_hits_the_read_timeout(client, fake_ollama, settings):
+def test_a_silent_ollama_hits_the_read_timeout(fake_ollama, settings):
     settings.OLLAMA_READ_TIMEOUT = 0.05
     fake_ollama.token_delay = 0.5
 
-    with OllamaClient() as impatient, pytest.raises(BadGateway) as exc_info:
-        list(impatient.chat_stream(model=DEFAULT_MODEL, messages=HELLO))
+    with pytest.raises(BadGateway) as exc_info:
+        _collect_async(model=DEFAULT_MODEL, messages=HELLO)
 
     assert exc_info.value.code == "ollama_timeout"
 
 
-def _collect_async(**kwargs) -> list[str]:
-    async def run() -> list[str]:
-        stream = await open_chat_stream(**kwargs)
-        pieces: list[str] = []
-        try:
-            async for chunk in stream:
-                pieces.append(chunk["message"]["content"])
-        finally:
-            await stream.aclose()
-        return pieces
-
-    return async_to_sync(run)()
-
-
 def test_async_stream_reads_ndjson_to_the_final_object(fake_ollama):
-    pieces = _collect_async(model=DEFAULT_MODEL, messages=HELLO, options={"seed": 7})
+    received: list[dict] = []
+    pieces = _collect_async(received, model=DEFAULT_MODEL, messages=HELLO, options={"seed": 7})
 
     assert "".join(pieces) == "".join(DEFAULT_REPLY)
+    assert received[-1]["done"] is True
+    assert isinstance(received[-1]["eval_duration"], int)
     assert fake_ollama.chat_requests == [
         {"model": DEFAULT_MODEL, "messages": HELLO, "stream": True, "options": {"seed": 7}}
     ]
