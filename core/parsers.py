@@ -1,4 +1,4 @@
-"""Request body parsers: JSON read by orjson, and multipart, both refusing what PostgreSQL cannot store.
+"""Request bodies: JSON read by orjson, refusing what PostgreSQL cannot store.
 
 PostgreSQL's `text` and `jsonb` hold neither NUL characters nor lone UTF-16 surrogates, and a value
 nested a thousand levels deep helps nobody; all of them are refused here as a 400 `parse_error`, before
@@ -83,22 +83,3 @@ class JSONParser(parsers.JSONParser):
             return json_loads(stream.read(), encoding=encoding)
         except (ValueError, LookupError) as exc:  # UnicodeDecodeError is a ValueError
             raise ParseError(f"JSON parse error - {exc}") from exc
-
-
-def refuse_null_characters(data: Any, files: Any) -> None:
-    """ParseError when a multipart form field's name or value, or an uploaded file's name, holds a
-    NUL character (the only character PostgreSQL's text cannot take that a form can carry: Django
-    decodes form data with replacement, so no lone surrogate gets through)."""
-    names = [*data.keys(), *files.keys(), *(upload.name or "" for upload in files.values())]
-    values = [value for _, field_values in data.lists() for value in field_values]
-    if any(NUL in text for text in (*names, *values) if isinstance(text, str)):
-        raise ParseError("Multipart form parse error - NUL characters are not allowed.")
-
-
-class MultiPartParser(parsers.MultiPartParser):
-    """DRF's multipart parser, refusing NUL characters in field names, values and file names."""
-
-    def parse(self, stream, media_type=None, parser_context=None) -> parsers.DataAndFiles:
-        parsed = super().parse(stream, media_type, parser_context)
-        refuse_null_characters(parsed.data, parsed.files)
-        return parsed

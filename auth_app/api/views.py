@@ -74,6 +74,7 @@ class CredentialsView(APIView):
 class RegisterView(CredentialsView):
     @extend_schema(
         tags=TAGS,
+        auth=[],  # no access token: credentials or a refresh token in the body
         summary="Create an account",
         description="Creates an account with the `User` role and signs it in. Username and e-mail are "
         "unique case-insensitively; the password must pass the password validators.",
@@ -91,9 +92,11 @@ class LoginView(CredentialsView):
 
     @extend_schema(
         tags=TAGS,
+        auth=[],  # no access token: credentials or a refresh token in the body
         summary="Sign in",
         description=(
-            "Username or e-mail + password → access and refresh token. Every refusal (wrong password, "
+            "Username or e-mail + password → access and refresh token. The account goes in `login`, or "
+            "in `username` or `email` as other JWT clients send it. Every refusal (wrong password, "
             "unknown, inactive or locked account) is the same 401 `invalid_credentials`. "
             "LOGIN_LOCKOUT_THRESHOLD wrong passwords within LOGIN_LOCKOUT_WINDOW lock the account for "
             "LOGIN_LOCKOUT_DURATION. Throttled per IP and per account."
@@ -112,6 +115,7 @@ class TokenRefreshView(CredentialsView):
 
     @extend_schema(
         tags=TAGS,
+        auth=[],  # no access token: credentials or a refresh token in the body
         summary="Refresh the token pair",
         description="Trades a refresh token for a new pair. The refresh token is single-use: it is "
         "blacklisted, and presenting it again is a 401. Refused for inactive, deleted or locked accounts.",
@@ -129,6 +133,7 @@ class LogoutView(CredentialsView):
 
     @extend_schema(
         tags=TAGS,
+        auth=[],  # no access token: credentials or a refresh token in the body
         summary="Sign out this session",
         description="Blacklists the given refresh token. Needs no access token (it may have expired).",
         request=serializers.RefreshSerializer,
@@ -244,6 +249,7 @@ class PasswordResetRequestView(CredentialsView):
 
     @extend_schema(
         tags=TAGS,
+        auth=[],  # no access token: credentials or a refresh token in the body
         summary="Ask for a password reset e-mail",
         description="Always the same 202, whether or not an account uses the address; when one does, "
         "it gets an e-mail with a link carrying `uid` and `token`. The response never contains them. "
@@ -260,6 +266,7 @@ class PasswordResetRequestView(CredentialsView):
 class PasswordResetConfirmView(CredentialsView):
     @extend_schema(
         tags=TAGS,
+        auth=[],  # no access token: credentials or a refresh token in the body
         summary="Set a new password from a reset link",
         description="`uid` and `token` come from the e-mailed link; it works once and expires after "
         "PASSWORD_RESET_TIMEOUT. Revokes every refresh token and lifts a lockout.",

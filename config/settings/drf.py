@@ -6,8 +6,10 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["auth_app.authentication.AccountJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    # orjson, refusing NUL characters, lone surrogates and deep nesting (core/parsers.py).
-    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser", "core.parsers.MultiPartParser"],
+    # JSON only, read by orjson, refusing NUL characters, lone surrogates and deep nesting
+    # (core/parsers.py): one request content type per operation, which generated clients need. The
+    # attachment upload, the one body with a file, sets its own multipart parser.
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "core.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
