@@ -119,9 +119,37 @@ class RegisterSerializer(serializers.Serializer):
     display_name = StrictCharField(max_length=150, required=False, allow_blank=True, default="")
 
 
+# Where sign-in takes the account: `login`, or the names other DRF and JWT clients send.
+LOGIN_IDENTIFIER_FIELDS = ("login", "username", "email")
+
+
+def login_identifier_field(help_text: str) -> StrictCharField:
+    return StrictCharField(max_length=254, required=False, allow_blank=True, help_text=help_text)
+
+
 class LoginSerializer(serializers.Serializer):
-    login = StrictCharField(max_length=254, help_text="Username or e-mail address.")
+    """Sign-in: the account in one of `login`, `username` or `email` (blank counts as absent), and the
+    password. Validated data is `{"login", "password"}` whichever name carried the account."""
+
+    login = login_identifier_field("Username or e-mail address.")
+    username = login_identifier_field("The same as `login`, for clients that send `username`.")
+    email = login_identifier_field("The same as `login`, for clients that send `email`.")
     password = password_field()
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        given = {name: attrs[name] for name in LOGIN_IDENTIFIER_FIELDS if attrs.get(name)}
+        if not given:
+            raise serializers.ValidationError(
+                {"login": ["Give the username or e-mail address in `login`, `username` or `email`."]},
+                code="required",
+            )
+        first, *others = given
+        if any(given[name].lower() != given[first].lower() for name in others):
+            raise serializers.ValidationError(
+                {name: [f"Names another account than `{first}`: give one."] for name in others},
+                code="invalid",
+            )
+        return {"login": given[first], "password": attrs["password"]}
 
 
 class RefreshSerializer(serializers.Serializer):

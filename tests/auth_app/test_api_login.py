@@ -263,3 +263,66 @@ def test_behind_a_trusted_proxy_the_address_it_saw_is_throttled(settings):
     # then
     assert spoofing.status_code == 429
     assert another_client.status_code == 401
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"username": "ada"},
+        {"email": "Ada@Example.com"},
+        {"username": "", "email": "ada@example.com"},
+        {"login": "ada", "username": "ADA"},
+    ],
+)
+def test_login_takes_the_account_as_username_or_email_as_other_jwt_clients_send_it(payload):
+    # given
+    user = UserFactory(username="ada", email="ada@example.com")
+
+    # when
+    response = APIClient().post(LOGIN_URL, {**payload, "password": DEFAULT_PASSWORD}, format="json")
+
+    # then
+    assert response.status_code == 200, response.content
+    assert response.json()["user"]["id"] == str(user.pk)
+    assert bearer(response.json()["access"]).get(ME_URL).status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"username": "", "email": ""}, "login"),
+        ({"username": 42}, "username"),
+        ({"email": "a" * 255}, "email"),
+        ({"login": "ada", "email": "someone@example.com"}, "email"),
+    ],
+)
+def test_login_aliases_bad_input_is_a_400_and_signs_nobody_in(payload, field):
+    user = UserFactory(username="ada", email="ada@example.com")
+
+    response = APIClient().post(LOGIN_URL, {**payload, "password": DEFAULT_PASSWORD}, format="json")
+
+    assert response.status_code == 400, response.content
+    assert field in response.json()["error"]["fields"]
+    user.refresh_from_db()
+    assert user.last_login is None
+    assert not OutstandingToken.objects.exists()
+
+
+@pytest.mark.django_db
+def test_login_per_account_throttle_counts_the_aliases_as_the_same_account():
+    # given: ten attempts at one account by `login`, `username` and `email`, from ten addresses
+    for number in range(10):
+        field = ("login", "username", "email")[number % 3]
+        APIClient().post(
+            LOGIN_URL, {field: "Target", "password": "wrong"}, format="json", REMOTE_ADDR=f"10.0.0.{number}"
+        )
+
+    # when
+    response = APIClient().post(
+        LOGIN_URL, {"username": "target", "password": "wrong"}, format="json", REMOTE_ADDR="10.0.1.1"
+    )
+
+    # then
+    assert response.status_code == 429
