@@ -212,7 +212,15 @@ class AuditEventAdmin(ViewOnlyAdminMixin, LargeTableAdminMixin, BaseModelAdmin):
 class ModelPullAdmin(ViewOnlyAdminMixin, LargeTableAdminMixin, BaseModelAdmin):
     """Downloads into Ollama, written by the pull task as it goes: followed here, started elsewhere."""
 
-    list_display = ("model_name", "status", "percent", "detail", "requested_by", "created_at", "finished_at")
+    list_display = (
+        "model_name",
+        "status",
+        "percent",
+        "detail_preview",
+        "requested_by",
+        "created_at",
+        "finished_at",
+    )
     list_select_related = ("requested_by",)
     list_filter = ("status", ("created_at", DateFieldListFilter))
     search_fields = ("model_name", "=task_id")
@@ -220,3 +228,7 @@ class ModelPullAdmin(ViewOnlyAdminMixin, LargeTableAdminMixin, BaseModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    @admin.display(description="detail")
+    def detail_preview(self, obj: ModelPull) -> str:
+        return preview(obj.detail, 60)

@@ -136,7 +136,6 @@ class UserAdmin(LargeTableAdminMixin, SoftDeleteAdmin, DjangoUserAdmin):
         "is_active",
         "is_locked_display",
         "last_login",
-        "created_at",
     )
     list_filter = ("is_active", RoleFilter, "is_superuser", LockedFilter)
     search_fields = ("username", "email", "display_name")

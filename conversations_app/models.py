@@ -112,7 +112,11 @@ class Conversation(BaseModel, SoftDeleteModel, VersionedModel):
         ]
 
     def __str__(self) -> str:
-        return self.title or f"Conversation {self.pk}"
+        # Lists that annotate `first_prompt` (the admin's) name an untitled conversation by it.
+        first_prompt = " ".join((getattr(self, "first_prompt", None) or "").split())
+        if not self.title and first_prompt:
+            return first_prompt if len(first_prompt) <= 60 else f"{first_prompt[:59]}…"
+        return self.title or "Untitled conversation"
 
 
 class Prompt(BaseModel, SoftDeleteModel):
@@ -228,7 +232,7 @@ class ConversationPromptResponse(BaseModel, SoftDeleteModel):
         ]
 
     def __str__(self) -> str:
-        return f"Exchange {self.position} of {self.conversation_id}"
+        return f"Exchange at position {self.position}"
 
 
 class FeedbackReason(models.TextChoices):

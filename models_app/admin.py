@@ -101,7 +101,8 @@ class ModelTagInline(InlineAdminRoleAccessMixin, admin.TabularInline):
     verbose_name_plural = "tags"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).filter(tag__deleted_at__isnull=True).select_related("tag")
+        queryset = super().get_queryset(request).filter(tag__deleted_at__isnull=True)
+        return queryset.select_related("model", "tag")
 
 
 @admin.register(AIModel)
@@ -130,6 +131,7 @@ class AIModelAdmin(CatalogueHardDeleteMixin, SoftDeleteAdmin):
     autocomplete_fields = ("owner",)
     inlines = (ModelTagInline,)
     readonly_fields = ("install_status", "install_progress", "install_error")
+    actions = (*SoftDeleteAdmin.actions, "publish_selected", "unpublish_selected")
     fieldsets = (
         (None, {"fields": ("name", "description", "model_type", "is_active", "owner")}),
         (
@@ -201,14 +203,30 @@ class AIModelAdmin(CatalogueHardDeleteMixin, SoftDeleteAdmin):
 
     @admin.display(description="tags")
     def tag_list(self, obj: AIModel) -> str:
-        return ", ".join(tag.name for tag in obj.tags.all())
+        return preview(", ".join(tag.name for tag in obj.tags.all()), 40)
+
+    @admin.action(description="Publish selected models (show them in Explore)", permissions=["change"])
+    def publish_selected(self, request, queryset) -> None:
+        def publish(request, model: AIModel) -> None:
+            services.aimodel_publish(model=model)
+
+        self._apply(request, queryset.filter(deleted_at__isnull=True, is_active=False), publish, "published")
+
+    @admin.action(description="Unpublish selected models (hide them from Explore)", permissions=["change"])
+    def unpublish_selected(self, request, queryset) -> None:
+        def unpublish(request, model: AIModel) -> None:
+            services.aimodel_unpublish(model=model)
+
+        self._apply(
+            request, queryset.filter(deleted_at__isnull=True, is_active=True), unpublish, "unpublished"
+        )
 
 
 @admin.register(ModelTag)
 class ModelTagAdmin(ViewOnlyAdminMixin, LargeTableAdminMixin, BaseModelAdmin):
     """Which model carries which tag, read-only: tags are edited on the model's page."""
 
-    list_display = ("model", "tag", "created_at")
+    list_display = ("pair", "created_at")
     list_select_related = ("model", "tag")
     list_filter = ("tag",)
     search_fields = ("model__name", "tag__name")
@@ -216,3 +234,7 @@ class ModelTagAdmin(ViewOnlyAdminMixin, LargeTableAdminMixin, BaseModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    @admin.display(description="model · tag", ordering="model__name")
+    def pair(self, obj: ModelTag) -> str:
+        return str(obj)

@@ -170,7 +170,8 @@ class ModelTag(BaseModel):
         constraints = [models.UniqueConstraint(fields=["model", "tag"], name="models_modeltag_pair_uniq")]
 
     def __str__(self) -> str:
-        return f"{self.model_id} ↔ {self.tag_id}"
+        # Lists of pairs join both sides (select_related), so this reads no more rows.
+        return f"{self.model.name} · {self.tag.name}"
 
 
 def size_label(size: int) -> str:

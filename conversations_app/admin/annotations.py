@@ -7,7 +7,7 @@ from django.contrib.admin import DateFieldListFilter
 from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 
-from conversations_app.admin.common import PREVIEW_CHARS, AnswerPreviewMixin
+from conversations_app.admin.common import NARROW_PREVIEW_CHARS, AnswerPreviewMixin
 from conversations_app.models import Attachment, Feedback, Note
 from conversations_app.services import (
     attachment_delete,
@@ -38,7 +38,7 @@ class FeedbackAdmin(AnswerPreviewMixin, NoAddAdminMixin, LargeTableAdminMixin, S
 
     @admin.display(description="comment")
     def comment_preview(self, obj: Feedback) -> str:
-        return preview(obj.comment, PREVIEW_CHARS)
+        return preview(obj.comment, NARROW_PREVIEW_CHARS)
 
 
 @admin.register(Note)
@@ -59,7 +59,7 @@ class NoteAdmin(AnswerPreviewMixin, NoAddAdminMixin, LargeTableAdminMixin, SoftD
 
     @admin.display(description="note")
     def content_preview(self, obj: Note) -> str:
-        return preview(obj.content, PREVIEW_CHARS)
+        return preview(obj.content, NARROW_PREVIEW_CHARS)
 
     @admin.display(description="span")
     def span(self, obj: Note) -> str:
@@ -76,8 +76,8 @@ class AttachmentAdmin(NoAddAdminMixin, LargeTableAdminMixin, SoftDeleteAdmin):
     the stored file once no other row uses it."""
 
     list_display = (
-        "original_name",
-        "conversation",
+        "name_display",
+        "conversation_display",
         "uploader",
         "content_type",
         "size_display",
@@ -108,6 +108,14 @@ class AttachmentAdmin(NoAddAdminMixin, LargeTableAdminMixin, SoftDeleteAdmin):
         digests = set(queryset.values_list("sha256", flat=True))
         super().delete_queryset(request, queryset)
         transaction.on_commit(lambda: attachment_files_release(sha256s=digests))
+
+    @admin.display(description="original name", ordering="original_name")
+    def name_display(self, obj: Attachment) -> str:
+        return preview(obj.original_name, 40)
+
+    @admin.display(description="conversation")
+    def conversation_display(self, obj: Attachment) -> str:
+        return preview(str(obj.conversation), 40)
 
     @admin.display(description="size", ordering="size")
     def size_display(self, obj: Attachment) -> str:

@@ -10,6 +10,7 @@ from django.db.models.functions import Substr
 from core.admin import preview
 
 PREVIEW_CHARS = 80
+NARROW_PREVIEW_CHARS = 50  # where two previews share a row of the list
 
 
 class PurgeMixin:
@@ -53,4 +54,4 @@ class AnswerPreviewMixin:
 
     @admin.display(description="answer")
     def answer_preview(self, obj) -> str:
-        return preview(obj.answer_start, PREVIEW_CHARS)
+        return preview(obj.answer_start, NARROW_PREVIEW_CHARS)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.admin import DateFieldListFilter
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
+from django.db.models.functions import Substr
 
-from conversations_app.admin.common import PurgeMixin
+from conversations_app.admin.common import PREVIEW_CHARS, PurgeMixin
 from conversations_app.models import Attachment, Conversation, ConversationPromptResponse, Folder
 from conversations_app.services import (
     conversation_purge,
@@ -23,8 +24,10 @@ from core.admin import (
     LargeTableAdminMixin,
     NoAddAdminMixin,
     SoftDeleteAdmin,
+    change_link,
     changelist_link,
     link_row,
+    preview,
 )
 
 
@@ -41,7 +44,8 @@ class NestingFilter(ConditionFilter):
 
 @admin.register(Folder)
 class FolderAdmin(PurgeMixin, NoAddAdminMixin, SoftDeleteAdmin):
-    list_display = ("name", "owner", "parent", "created_at")
+    trash_cascade = "its subfolders and their conversations"
+    list_display = ("name_display", "owner", "parent_display", "created_at")
     list_select_related = ("owner", "parent")
     list_filter = (NestingFilter, ("created_at", DateFieldListFilter))
     search_fields = ("name", "owner__username", "owner__email")
@@ -49,6 +53,14 @@ class FolderAdmin(PurgeMixin, NoAddAdminMixin, SoftDeleteAdmin):
     autocomplete_fields = ("parent",)
     readonly_fields = ("owner", "contents_links")
     fields = ("name", "owner", "parent", "contents_links")
+
+    @admin.display(description="name", ordering="name")
+    def name_display(self, obj: Folder) -> str:
+        return preview(obj.name, 50)
+
+    @admin.display(description="parent")
+    def parent_display(self, obj: Folder) -> str:
+        return preview(str(obj.parent), 40) if obj.parent else "-"
 
     def update_object(self, request, obj: Folder, changes: dict) -> None:
         if "parent" in changes:
@@ -78,7 +90,7 @@ class ConversationAdmin(PurgeMixin, NoAddAdminMixin, LargeTableAdminMixin, SoftD
         "title_display",
         "owner",
         "model_name",
-        "folder",
+        "folder_display",
         "message_count",
         "is_pinned",
         "is_archived",
@@ -97,7 +109,7 @@ class ConversationAdmin(PurgeMixin, NoAddAdminMixin, LargeTableAdminMixin, SoftD
         "message_count",
         "prompt_tokens",
         "completion_tokens",
-        "current_exchange",
+        "current_exchange_link",
         "contents_links",
     )
     fieldsets = (
@@ -113,12 +125,20 @@ class ConversationAdmin(PurgeMixin, NoAddAdminMixin, LargeTableAdminMixin, SoftD
                     "last_message_at",
                     "message_count",
                     ("prompt_tokens", "completion_tokens"),
-                    "current_exchange",
+                    "current_exchange_link",
                     "contents_links",
                 )
             },
         ),
     )
+
+    trash_cascade = "its exchanges, messages, feedback, notes and attachments"
+
+    def get_queryset(self, request):
+        # An untitled conversation is named by its first prompt (see Conversation.__str__).
+        first = ConversationPromptResponse.all_objects.filter(conversation=OuterRef("pk"), position=0)
+        first_prompt = first.order_by("created_at").values(start=Substr("prompt__content", 1, PREVIEW_CHARS))
+        return super().get_queryset(request).annotate(first_prompt=Subquery(first_prompt[:1]))
 
     def update_object(self, request, obj: Conversation, changes: dict) -> None:
         for relation in ("folder", "system_message"):
@@ -137,7 +157,18 @@ class ConversationAdmin(PurgeMixin, NoAddAdminMixin, LargeTableAdminMixin, SoftD
 
     @admin.display(description="title", ordering="title")
     def title_display(self, obj: Conversation) -> str:
-        return str(obj)
+        return preview(str(obj), 60)
+
+    @admin.display(description="folder")
+    def folder_display(self, obj: Conversation) -> str:
+        return preview(str(obj.folder), 40) if obj.folder else "-"
+
+    @admin.display(description="current exchange")
+    def current_exchange_link(self, obj: Conversation) -> str:
+        exchange = obj.current_exchange
+        if exchange is None:
+            return "-"
+        return change_link(exchange, f"Position {exchange.position}: {preview(exchange.prompt.content, 60)}")
 
     @admin.display(description="contents")
     def contents_links(self, obj: Conversation) -> str:

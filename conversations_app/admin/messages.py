@@ -36,7 +36,7 @@ class MessageRecordAdmin(ViewOnlyAdminMixin, LargeTableAdminMixin, SoftDeleteAdm
 
 @admin.register(ConversationPromptResponse)
 class ExchangeAdmin(MessageRecordAdmin):
-    list_display = ("conversation", "position", "prompt_preview", "response_status", "created_at")
+    list_display = ("conversation_display", "position", "prompt_preview", "response_status", "created_at")
     list_select_related = ("conversation",)
     list_filter = ("response__status", ("created_at", DateFieldListFilter))
     search_fields = ("conversation__title",)
@@ -52,6 +52,10 @@ class ExchangeAdmin(MessageRecordAdmin):
                 response_state=F("response__status"),
             )
         )
+
+    @admin.display(description="conversation", ordering="conversation__title")
+    def conversation_display(self, obj: ConversationPromptResponse) -> str:
+        return preview(str(obj.conversation), 40)
 
     @admin.display(description="prompt")
     def prompt_preview(self, obj: ConversationPromptResponse) -> str:

@@ -3,6 +3,7 @@ superusers, the audit trail is read-only, access goes by the Admin role, lists d
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import uuid
@@ -1175,6 +1176,102 @@ def test_view_site_goes_to_the_api_docs(admin_user):
     page = login(admin_user).get(reverse("admin:index"))
     assert page.context["site_url"] == "/api/docs/"
     assert b'href="/api/docs/"' in page.content
+
+
+# --- readable labels, tables that fit -------------------------------------------------------------
+
+
+def result_cells(response) -> list[list[str]]:
+    """The text of each cell of each row of a change list, as shown."""
+    table = response.content.split(b'id="result_list"', 1)[1]
+    rows = re.findall(rb"<tr[^>]*>(.*?)</tr>", table, re.S)
+    cells = [re.findall(rb"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S) for row in rows[1:]]
+    return [[html.unescape(re.sub(rb"<[^>]+>", b"", cell).decode()).strip() for cell in row] for row in cells]
+
+
+@pytest.mark.django_db
+def test_rows_have_readable_labels(admin_user):
+    # given an untitled conversation, a titled one, and a model-tag pair
+    untitled = ConversationFactory(title="")
+    ExchangeFactory(conversation=untitled, prompt__content="How   do volcanoes\nerupt?")
+    ConversationFactory(title="Trip planning")
+    pair = ModelTagFactory(model__name="llama3.2:3b", tag__name="vision")
+    client = login(admin_user)
+    # when
+    conversations = client.get(url(Conversation, "changelist"))
+    untitled_page = client.get(url(Conversation, "change", untitled.pk))
+    pairs = client.get(url(ModelTag, "changelist"))
+    # then
+    titles = {row[1] for row in result_cells(conversations)}
+    assert {"How do volcanoes erupt?", "Trip planning"} <= titles
+    assert b"How do volcanoes erupt?" in untitled_page.content  # the page's title and breadcrumbs
+    assert b"Conversation 0" not in conversations.content
+    assert str(pair) == "llama3.2:3b · vision"
+    assert "llama3.2:3b · vision" in pairs.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_current_exchange_is_named_by_its_position(admin_user):
+    # given a conversation with two exchanges, the second current
+    first = ExchangeFactory(prompt__content="First question")
+    second = ExchangeFactory(
+        conversation=first.conversation, parent=first, position=1, prompt__content="Second question"
+    )
+    Conversation.objects.filter(pk=first.conversation_id).update(current_exchange=second)
+    # when
+    page = login(admin_user).get(url(Conversation, "change", first.conversation_id))
+    # then
+    link = f'<a href="{url(ConversationPromptResponse, "change", second.pk)}">Position 1: Second question</a>'
+    assert link.encode() in page.content
+    assert str(first) == "Exchange at position 0"
+
+
+@pytest.mark.django_db
+def test_change_lists_fit_on_a_1400_px_screen(admin_user):
+    # given rows full of long text
+    long = "word " * 60
+    owner = UserFactory()
+    folder = FolderFactory(owner=owner, name=long.strip()[:100])
+    conversation = ConversationFactory(owner=owner, folder=folder, title=long.strip()[:255])
+    exchange = ExchangeFactory(conversation=conversation, prompt__content=long, response__content=long)
+    FeedbackFactory(response=exchange.response, user=owner, comment=long)
+    NoteFactory(response=exchange.response, owner=owner, content=long)
+    AttachmentFactory(conversation=conversation, original_name=("x" * 200) + ".txt")
+    ModelPullFactory(detail=long[:200])
+    model = AIModelFactory()
+    for n in range(12):
+        ModelTagFactory(model=model, tag__name=f"a-rather-long-tag-{n}")
+    SystemMessageFactory(content=long)
+    _refresh_token(blacklisted=True)
+    client = login(admin_user)
+    for listed in MODELS:
+        # when
+        listing = client.get(url(listed, "changelist"))
+        # then: a handful of columns, none of them a wall of text
+        assert b'id="result_list"' in listing.content, listed
+        rows = result_cells(listing)
+        assert len(listing.context["cl"].list_display) <= 9, listed  # the checkbox and eight columns
+        widest = max(len(cell) for row in rows for cell in row)
+        assert widest <= 81, (listed, widest)
+
+
+@pytest.mark.django_db
+def test_publish_and_unpublish_actions(admin_user, django_capture_on_commit_callbacks):
+    # given
+    hidden, shown = AIModelFactory(is_active=False), AIModelFactory(is_active=True)
+    before = catalogue_cache.version()
+    client = login(admin_user)
+    # when published, then unpublished
+    with django_capture_on_commit_callbacks(execute=True):
+        run_action(client, AIModel, "publish_selected", [hidden, shown])
+    hidden.refresh_from_db()
+    assert (hidden.is_active, hidden.version) == (True, 2)
+    assert catalogue_cache.version() > before
+    messages = [str(m) for m in client.get(url(AIModel, "changelist")).context["messages"]]
+    assert messages == ["1 AI model published."]
+    run_action(client, AIModel, "unpublish_selected", [hidden, shown])
+    # then
+    assert not AIModel.objects.filter(pk__in=[hidden.pk, shown.pk], is_active=True).exists()
 
 
 # --- query counts do not grow with rows -------------------------------------------------------------
