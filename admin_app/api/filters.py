@@ -1,12 +1,15 @@
-"""Query-string filters of the users list and the audit trail (django-filter)."""
+"""Query-string filters of the staff API (django-filter): users, the audit trail, catalogue models."""
 
 from __future__ import annotations
 
+import django_filters
 from django.contrib.auth import get_user_model
 from django_filters import rest_framework as filters
 
 from admin_app.models import AuditEvent
 from core.api import IsoDateTimeFilter, StrictBooleanFilter
+from models_app.filters import AIModelFilter
+from models_app.models import AIModel, InstallStatus
 
 User = get_user_model()
 
@@ -60,3 +63,17 @@ class AuditEventFilter(filters.FilterSet):
     class Meta:
         model = AuditEvent
         fields = ("actor", "action", "target_type", "target_id", "created_after", "created_before")
+
+
+class AdminAIModelFilter(AIModelFilter):
+    """Explore's filters (tag, family, parameter size, installed, type), plus what staff look for."""
+
+    search = django_filters.CharFilter(
+        field_name="name", lookup_expr="icontains", max_length=200, help_text="Part of the name (any case)"
+    )
+    published = StrictBooleanFilter(field_name="is_active")
+    install_status = django_filters.ChoiceFilter(choices=InstallStatus.choices)
+
+    class Meta:
+        model = AIModel
+        fields: list[str] = []

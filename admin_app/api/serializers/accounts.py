@@ -1,11 +1,10 @@
-"""Serializers of the accounts and audit part of the staff API."""
+"""Serializers of the staff API's accounts: users, their roles, locks and sessions; roles."""
 
 from __future__ import annotations
 
 from django.contrib.auth.models import Group
 from rest_framework import serializers
 
-from admin_app.models import AuditEvent
 from auth_app.api.serializers import ProfileSerializer
 from auth_app.services.admin import BUILT_IN_ROLES, LOCK_MINUTES_MAX, LOCK_MINUTES_MIN
 
@@ -63,22 +62,3 @@ class RoleCreateSerializer(serializers.Serializer):
     name = serializers.CharField(
         max_length=150, help_text="2 to 50 letters, digits, spaces, '-' or '_'; unique (case-insensitive)."
     )
-
-
-class AuditEventSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = AuditEvent
-        fields = (
-            "id",
-            "created_at",
-            "actor_id",
-            "actor_repr",
-            "action",
-            "target_type",
-            "target_id",
-            "before",
-            "after",
-            "request_id",
-            "ip_address",
-        )
-        read_only_fields = fields

@@ -1,4 +1,4 @@
-"""Staff API, accounts and audit: users, roles, the audit trail. Admin role only (superusers count).
+"""Staff views of accounts: users (status, roles, locks, sessions, deletion) and roles.
 
 Each action validates, calls one auth_app service, serializes; the audit trail records what the
 service changed (see core.audit).
@@ -13,32 +13,20 @@ from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from admin_app.api.accounts_filters import AuditEventFilter, UserFilter
-from admin_app.api.accounts_serializers import (
+from admin_app.api.filters import UserFilter
+from admin_app.api.serializers import (
     AdminUserSerializer,
-    AuditEventSerializer,
     RoleCreateSerializer,
     RoleSerializer,
     SessionsRevokedSerializer,
     UserLockSerializer,
     UserRolesSerializer,
 )
-from admin_app.selectors import audit_event_list
+from admin_app.api.views.base import AdminViewSet
 from auth_app import selectors as account_selectors
 from auth_app import services as account_services
 from auth_app.models import User
-from core.api import IF_MATCH, NO_CONTENT, ResourceViewSet
-from core.pagination import CursorPagination, PageNumberPagination
-from core.permissions import IsAdminRole
-
-
-class AdminViewSet(ResourceViewSet):
-    """Base of the staff API's viewsets: Admin role, page numbers with totals."""
-
-    permission_classes = [IsAdminRole]
-    pagination_class = PageNumberPagination
-    http_method_names = ["get", "post", "put", "delete", "head", "options"]
-
+from core.api import IF_MATCH, NO_CONTENT
 
 # --- users -------------------------------------------------------------------------------------------
 
@@ -179,17 +167,3 @@ class RoleAdminViewSet(AdminViewSet):
     def destroy(self, request, *args, **kwargs) -> Response:
         account_services.role_delete(role=account_selectors.role_get(role_id=self.kwargs["pk"]))
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-# --- audit trail -------------------------------------------------------------------------------------
-
-
-@extend_schema_view(list=extend_schema(summary="The audit trail, newest first, with filters"))
-class AuditEventViewSet(AdminViewSet):
-    serializer_class = AuditEventSerializer
-    filterset_class = AuditEventFilter
-    pagination_class = CursorPagination  # (created_at, id) descending, as the time index is built
-    http_method_names = ["get", "head", "options"]
-
-    def owned_queryset(self) -> QuerySet:
-        return audit_event_list()
