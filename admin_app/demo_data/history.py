@@ -83,7 +83,7 @@ def history_seed(
         folder_path = tuple(conversation_spec["folder"])
         conversation = conversation_services.conversation_create(
             owner=user,
-            model_id=model.pk,
+            model_ref=model.pk,
             title=conversation_spec["title"],
             system_message_id=message.pk if usable else None,
             system_prompt="" if usable else message.content,

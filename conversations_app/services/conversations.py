@@ -3,7 +3,7 @@ delete to the trash."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from admin_app.selectors import system_message_get_active
@@ -14,14 +14,21 @@ from core import services as core_services
 from core.exceptions import ValidationFailed
 from models_app.selectors import aimodel_get_published
 
+if TYPE_CHECKING:
+    from models_app.models import AIModel
+
 SYSTEM_PROMPT_EXCLUSIVE = "Give either a system prompt or a system message, not both."
 
 
-def _published_model(model_id: UUID):
-    model = aimodel_get_published(model_id=model_id)
+def _published_model(model_ref: UUID | str) -> AIModel:
+    """The published model with this id, or with this Ollama name (`llama3.2:3b`, `:latest` implied)."""
+    try:
+        model = aimodel_get_published(model_id=UUID(str(model_ref)))
+    except ValueError:
+        model = aimodel_get_published(name=str(model_ref))
     if model is None:
         raise ValidationFailed(
-            "This model is not available.", fields={"model": ["No published model with this id."]}
+            "This model is not available.", fields={"model": ["No published model with this id or name."]}
         )
     return model
 
@@ -41,7 +48,7 @@ def _active_system_message(system_message_id: UUID | None):
 def conversation_create(
     *,
     owner,
-    model_id: UUID,
+    model_ref: UUID | str,
     title: str = "",
     system_prompt: str = "",
     system_message_id: UUID | None = None,
@@ -50,11 +57,12 @@ def conversation_create(
     is_pinned: bool = False,
     is_archived: bool = False,
 ) -> Conversation:
-    """A new, empty conversation with a published model; the system prompt is free text or an active
+    """A new, empty conversation with a published model (`model_ref`: its id or its Ollama name); the
+    system prompt is free text or an active
     system message (not both); `default_options` must already be validated generation options."""
     if system_prompt.strip() and system_message_id is not None:
         raise ValidationFailed(SYSTEM_PROMPT_EXCLUSIVE, code="system_prompt_conflict")
-    model = _published_model(model_id)
+    model = _published_model(model_ref)
     conversation = Conversation(
         owner=owner,
         model=model,
@@ -82,7 +90,7 @@ def conversation_update(
     system_message_id: UUID | None = UNSET,
     default_options: dict[str, Any] = UNSET,
     folder_id: UUID | None = UNSET,
-    model_id: UUID = UNSET,
+    model_ref: UUID | str = UNSET,
     is_pinned: bool = UNSET,
     is_archived: bool = UNSET,
     expected_version: int | None = None,
@@ -90,7 +98,7 @@ def conversation_update(
     """Change what the caller passed, in one conditional UPDATE (412 when `expected_version` is stale).
 
     Choosing a system message clears the free-text system prompt and vice versa. Changing the model
-    also updates the model name the conversation shows.
+    (`model_ref`: an id or an Ollama name) also updates the model name the conversation shows.
     """
     given_prompt = system_prompt is not UNSET and bool(system_prompt.strip())
     if given_prompt and system_message_id not in (UNSET, None):
@@ -112,8 +120,8 @@ def conversation_update(
         fields["folder"] = folder_for_field(
             owner_id=conversation.owner_id, folder_id=folder_id, field="folder"
         )
-    if model_id is not UNSET:
-        model = _published_model(model_id)
+    if model_ref is not UNSET:
+        model = _published_model(model_ref)
         fields.update(model=model, model_name=model.name)
     if is_pinned is not UNSET:
         fields["is_pinned"] = is_pinned

@@ -72,6 +72,43 @@ def test_create_with_an_active_system_message(api_client, model):
     assert response.json()["system_prompt"] == ""
 
 
+@pytest.mark.parametrize("name", ["llama3.2:3b", "Llama3.2:3B", " llama3.2:3b "])
+def test_create_with_the_model_named_as_ollama_names_it(api_client, user, model, name):
+    AIModelFactory(name="llama3.2:1b")
+
+    response = api_client.post(BASE, {"model": name, "title": "By name"}, format="json")
+
+    assert response.status_code == 201, response.content
+    assert (response.json()["model"], response.json()["model_name"]) == (str(model.pk), "llama3.2:3b")
+    assert Conversation.objects.get(owner=user).model == model
+
+
+def test_create_with_a_model_name_without_a_tag_means_latest(api_client, user):
+    latest = AIModelFactory(name="mistral:latest")
+    AIModelFactory(name="mistral:7b")
+
+    response = api_client.post(BASE, {"model": "mistral"}, format="json")
+
+    assert response.status_code == 201, response.content
+    assert response.json()["model"] == str(latest.pk)
+
+
+@pytest.mark.parametrize(
+    "make_model",
+    [
+        lambda: AIModelFactory(name="hidden:1b", is_active=False),
+        lambda: AIModelFactory(name="gone:1b", deleted_at=timezone.now()),
+    ],
+)
+def test_create_with_the_name_of_an_unpublished_deleted_or_unknown_model_is_400(api_client, user, make_model):
+    names = [make_model().name, "nobody-has:this"]
+
+    responses = [api_client.post(BASE, {"model": name}, format="json") for name in names]
+
+    assert all("model" in assert_error(response, 400)["fields"] for response in responses)
+    assert not Conversation.all_objects.filter(owner=user).exists()
+
+
 @pytest.mark.parametrize(
     ("make_model", "field"),
     [
@@ -112,6 +149,10 @@ MODEL, SYSMSG, FOREIGN_FOLDER = "<model>", "<system message>", "<another user's 
         {"model": None},
         {"model": "not-a-uuid"},
         {"model": "00000000-0000-0000-0000-000000000000"},
+        {"model": ""},
+        {"model": 42},
+        {"model": ["llama3.2:3b"]},
+        {"model": "x" * 201},
         {"model": MODEL, "title": "x" * 256},
         {"model": MODEL, "title": 12, "default_options": []},
         {"model": MODEL, "system_prompt": "x" * 20_001},
@@ -271,6 +312,29 @@ def test_changing_the_model_updates_its_name(api_client, user):
     response = api_client.patch(detail(conversation), {"model": str(other.pk)}, format="json")
 
     assert response.json()["model_name"] == "qwen2.5:7b"
+
+
+def test_changing_the_model_by_its_ollama_name(api_client, user):
+    conversation = ConversationFactory(owner=user)
+    other = AIModelFactory(name="qwen2.5:7b")
+
+    response = api_client.patch(detail(conversation), {"model": "qwen2.5:7b"}, format="json")
+
+    assert response.status_code == 200, response.content
+    assert (response.json()["model"], response.json()["model_name"]) == (str(other.pk), "qwen2.5:7b")
+    conversation.refresh_from_db()
+    assert conversation.model == other
+
+
+def test_changing_to_an_unknown_model_name_is_400_and_changes_nothing(api_client, user):
+    conversation = ConversationFactory(owner=user)
+    before = conversation.model_id
+
+    response = api_client.patch(detail(conversation), {"model": "nobody-has:this"}, format="json")
+
+    assert "model" in assert_error(response, 400)["fields"]
+    conversation.refresh_from_db()
+    assert (conversation.model_id, conversation.version) == (before, 1)
 
 
 def test_update_with_a_stale_if_match_is_412_and_changes_nothing(api_client, user):

@@ -84,8 +84,18 @@ class TrashedConversationSerializer(ConversationSerializer):
         read_only_fields = fields
 
 
+class ModelReferenceField(serializers.CharField):
+    """A published catalogue model, by its id or by its Ollama name; the service looks it up."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault(
+            "help_text", "A published catalogue model: its id, or its Ollama name such as `llama3.2:3b`."
+        )
+        super().__init__(max_length=200, source="model_ref", **kwargs)
+
+
 class ConversationCreateSerializer(StrictKeysMixin, serializers.Serializer):
-    model = serializers.UUIDField(source="model_id", help_text="A published catalogue model")
+    model = ModelReferenceField()
     title = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     system_prompt = serializers.CharField(
         max_length=MAX_SYSTEM_PROMPT_CHARS,
@@ -108,7 +118,7 @@ class ConversationCreateSerializer(StrictKeysMixin, serializers.Serializer):
 
 
 class ConversationUpdateSerializer(StrictKeysMixin, serializers.Serializer):
-    model = serializers.UUIDField(source="model_id", required=False)
+    model = ModelReferenceField(required=False)
     title = serializers.CharField(max_length=255, required=False, allow_blank=True)
     system_prompt = serializers.CharField(
         max_length=MAX_SYSTEM_PROMPT_CHARS, required=False, allow_blank=True, trim_whitespace=False
