@@ -19,8 +19,9 @@ MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 
 def message_owner_field() -> models.ForeignKey:
     """The owner of the conversation a prompt or answer belongs to, denormalised onto the message so
-    search ranks one user's messages without joining exchanges and conversations. The database sets
-    it (trigger `conv_exchange_message_owner`, migration 0002) when the exchange is inserted. Two
+    search ranks one user's messages without joining exchanges and conversations. The chat services write
+    it at insert; the database makes sure of it (trigger `conv_exchange_message_owner`, migration 0002)
+    when the exchange is inserted, for rows written any other way. Two
     indexes lead with it: GIN (owner, search_vector) finds a user's rare words, B-tree (owner,
     created_at DESC) walks a user's newest messages when a word is in a large share of them."""
     return models.ForeignKey(
@@ -125,6 +126,10 @@ class Prompt(BaseModel, SoftDeleteModel):
     content = models.TextField()
     options = models.JSONField(default=dict, blank=True)
     token_count = models.PositiveIntegerField(default=0, help_text="Ollama's prompt_eval_count")
+    history_omitted = models.PositiveIntegerField(
+        default=0,
+        help_text="Earlier exchanges of the branch left out of what the model was sent (context budget)",
+    )
     search_vector = models.GeneratedField(
         expression=SearchVector("content", config="english"),
         output_field=SearchVectorField(),

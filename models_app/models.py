@@ -76,6 +76,9 @@ class AIModel(BaseModel, SoftDeleteModel, VersionedModel):
     architecture = models.CharField(max_length=100, blank=True, default="")
     parameter_size = models.CharField(max_length=20, blank=True, default="")
     parameter_count = models.BigIntegerField(null=True, blank=True)
+    context_length = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Tokens of context the model was trained for (Ollama's model_info)"
+    )
     quantization_level = models.CharField(max_length=30, blank=True, default="")
     quantization_version = models.PositiveIntegerField(null=True, blank=True)
     file_type = models.PositiveIntegerField(null=True, blank=True)

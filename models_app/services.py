@@ -46,6 +46,7 @@ AIMODEL_EDITABLE_FIELDS = frozenset(
         "architecture",
         "parameter_size",
         "parameter_count",
+        "context_length",
         "quantization_level",
         "quantization_version",
         "file_type",

@@ -61,6 +61,7 @@ def ollama_model_fields(show: Mapping[str, Any], listing: Mapping[str, Any] | No
         "parent_model": _text(details.get("parent_model"), "parent_model"),
         "architecture": _text(info.get("general.architecture"), "architecture"),
         "parameter_count": _count(info.get("general.parameter_count")),
+        "context_length": _count(info.get(f"{info.get('general.architecture')}.context_length")),
         "quantization_version": _count(info.get("general.quantization_version")),
         "file_type": _count(info.get("general.file_type")),
         "license": _text(show.get("license"), "license"),

@@ -8,15 +8,17 @@ feedback, the caller's note count and its siblings, in the same query.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from django.contrib.postgres.expressions import ArraySubquery
+from django.db import connection
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, JSONObject
 
-from conversations_app.models import ConversationPromptResponse, Feedback, Note
+from conversations_app.models import AIResponse, ConversationPromptResponse, Feedback, Note, Prompt
 from core.exceptions import NotFound
 
 _EXCHANGES = ConversationPromptResponse._meta.db_table
@@ -44,6 +46,7 @@ ROW_FIELDS = (
     "prompt__content",
     "prompt__options",
     "prompt__token_count",
+    "prompt__history_omitted",
     "prompt__created_at",
     "response_id",
     "response__content",
@@ -127,18 +130,51 @@ def conversation_branch(*, user: Any, conversation: Any) -> QuerySet:
     return branch_rows(user=user, leaf_id=conversation.current_exchange_id)
 
 
-def ancestor_exchanges(*, exchange: ConversationPromptResponse) -> list[ConversationPromptResponse]:
-    """The exchanges above `exchange` (not itself), root first, with prompt and response: what the
-    model has to be shown before answering this exchange's prompt."""
-    if exchange.parent_id is None:
-        return []
-    ancestry = RawSQL(_ANCESTRY_SQL, [exchange.parent_id])  # noqa: S611 - constant SQL, the id is a parameter
-    return list(
-        ConversationPromptResponse.objects.filter(id__in=ancestry)
-        .select_related("prompt", "response")
-        .only("id", "position", "prompt__content", "response__content", "response__status")
-        .order_by("position")
+_PROMPTS = Prompt._meta.db_table
+_RESPONSES = AIResponse._meta.db_table
+
+# The turns above an exchange, newest first, each with the UTF-8 size of the turns from the start of the
+# walk down to it; the walk stops once that size passes the budget, so its cost follows the budget,
+# not the length of the conversation. An answer without text (failed before its first token) weighs
+# nothing here and is left out by the caller.
+_TURNS_WITHIN_SQL = f"""
+    WITH RECURSIVE turns(id, parent_id, position, prompt, answer, total) AS (
+        SELECT e.id, e.parent_id, e.position, p.content, r.content,
+               octet_length(p.content) + octet_length(r.content)
+        FROM {_EXCHANGES} e
+        JOIN {_PROMPTS} p ON p.id = e.prompt_id
+        JOIN {_RESPONSES} r ON r.id = e.response_id
+        WHERE e.id = %(start)s AND e.deleted_at IS NULL
+        UNION ALL
+        SELECT e.id, e.parent_id, e.position, p.content, r.content,
+               t.total + octet_length(p.content) + octet_length(r.content)
+        FROM turns t
+        JOIN {_EXCHANGES} e ON e.id = t.parent_id
+        JOIN {_PROMPTS} p ON p.id = e.prompt_id
+        JOIN {_RESPONSES} r ON r.id = e.response_id
+        WHERE e.deleted_at IS NULL AND t.total <= %(budget)s
     )
+    SELECT position, prompt, answer, total FROM turns WHERE total <= %(budget)s ORDER BY position
+"""  # noqa: S608 - the table names are ours, the values are parameters
+
+
+@dataclass(frozen=True)
+class Turn:
+    """An earlier exchange as the model is shown it: the prompt and the answer's text."""
+
+    position: int
+    prompt: str
+    answer: str
+
+
+def ancestor_turns_within(*, exchange: ConversationPromptResponse, budget_bytes: int) -> list[Turn]:
+    """The newest exchanges above `exchange` (not itself) whose texts fit in `budget_bytes` (UTF-8),
+    oldest first: only their text columns, in one query whose cost follows the budget."""
+    if exchange.parent_id is None or budget_bytes <= 0:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(_TURNS_WITHIN_SQL, {"start": exchange.parent_id, "budget": budget_bytes})
+        return [Turn(position, prompt, answer) for position, prompt, answer, _total in cursor.fetchall()]
 
 
 def exchange_get(*, user: Any, conversation_id: UUID, exchange_id: UUID) -> ConversationPromptResponse:

@@ -33,13 +33,16 @@ from django.db.models import F
 from django.utils import timezone
 
 from conversations_app.models import AIResponse, Conversation, ConversationPromptResponse, Prompt
-from conversations_app.selectors.history import ancestor_exchanges
+from conversations_app.selectors.history import ancestor_turns_within
 from core.db import db_step, released
 from core.exceptions import ApplicationError, Conflict, DatabaseUnavailable, NotFound, ValidationFailed
 from core.ollama import ChatStream
 from core.services import lock_for_update
 
 logger = logging.getLogger(__name__)
+
+# How many bytes of UTF-8 text count as one token of context (see `estimated_tokens`).
+BYTES_PER_TOKEN = 3
 
 METRIC_FIELDS = (
     "total_duration",
@@ -98,8 +101,11 @@ def _create_exchange(
     parent_id: Any,
     position: int,
 ) -> ConversationPromptResponse:
-    prompt = Prompt.objects.create(content=content, options=dict(options))
-    response = AIResponse.objects.create(model_name=conversation.model_name)
+    # The owner is written at insert: the database's trigger then finds nothing to correct (no second
+    # row version, no second search vector).
+    owner_id = conversation.owner_id
+    prompt = Prompt.objects.create(content=content, options=dict(options), owner_id=owner_id)
+    response = AIResponse.objects.create(model_name=conversation.model_name, owner_id=owner_id)
     return ConversationPromptResponse.objects.create(
         conversation=conversation, prompt=prompt, response=response, parent_id=parent_id, position=position
     )
@@ -310,16 +316,49 @@ def conversation_switch_branch(
     return ConversationPromptResponse.objects.select_related("prompt", "response").get(pk=leaf_id)
 
 
+def estimated_tokens(text: str) -> int:
+    """The context a text takes, estimated from its UTF-8 size: one token per 3 bytes (about 3 to 4
+    letters of English, one character of Chinese or Japanese), rounded up. Cautious on purpose: an
+    overestimate leaves an older turn out, an underestimate would let Ollama cut the front of the
+    context, system prompt included."""
+    return -(-len(text.encode()) // BYTES_PER_TOKEN)
+
+
+def context_budget(*, options: Mapping[str, Any], model_context: int | None) -> int:
+    """Tokens of history that may be sent: the context (`num_ctx` of the options, else the model's
+    trained context capped by CHAT_DEFAULT_CONTEXT_TOKENS, which is what Ollama uses when not told)
+    less the room kept for the answer (`num_predict` when given, else a quarter of the context, at
+    most half of it)."""
+    num_ctx = options.get("num_ctx")
+    if isinstance(num_ctx, int) and not isinstance(num_ctx, bool) and num_ctx > 0:
+        context = num_ctx
+    else:
+        context = min(
+            model_context or settings.CHAT_DEFAULT_CONTEXT_TOKENS, settings.CHAT_DEFAULT_CONTEXT_TOKENS
+        )
+    num_predict = options.get("num_predict")
+    wanted = num_predict if isinstance(num_predict, int) and num_predict > 0 else context // 4
+    return context - min(wanted, context // 2)
+
+
 def exchange_chat_messages(*, exchange: ConversationPromptResponse) -> list[dict[str, str]]:
-    """The messages to send to Ollama to answer `exchange`.
+    """The messages to send to Ollama to answer `exchange`, within the model's context.
 
     First the system prompt (the conversation's own text, else its SystemMessage's content, if any),
-    then each exchange above this one on its branch as a user turn and an assistant turn, then this
-    exchange's prompt. An earlier exchange whose answer has no text (it failed before the first
-    token) is left out whole, so the model never sees a question without its answer.
+    then the newest exchanges above this one on its branch that fit in the context budget
+    (`context_budget`, counted with `estimated_tokens`) as a user turn and an assistant turn each, then
+    this exchange's prompt. The system prompt and the new prompt are always sent. How many earlier
+    exchanges were left out is stored on the prompt (`history_omitted`), for the history to say so.
+    An earlier exchange whose answer has no text (it failed before the first token) is left out whole,
+    so the model never sees a question without its answer. Only text columns are read, in one query
+    whose cost follows the budget, not the length of the conversation.
     """
-    conversation = Conversation._base_manager.select_related("system_message").get(
-        pk=exchange.conversation_id
+    conversation = (
+        Conversation._base_manager.select_related("system_message", "model")
+        .only(
+            "system_prompt", "system_message__content", "system_message__deleted_at", "model__context_length"
+        )
+        .get(pk=exchange.conversation_id)
     )
     messages: list[dict[str, str]] = []
     system = conversation.system_prompt
@@ -331,11 +370,19 @@ def exchange_chat_messages(*, exchange: ConversationPromptResponse) -> list[dict
         system = conversation.system_message.content
     if system:
         messages.append({"role": "system", "content": system})
-    for earlier in ancestor_exchanges(exchange=exchange):
-        if earlier.response.content:
-            messages.append({"role": "user", "content": earlier.prompt.content})
-            messages.append({"role": "assistant", "content": earlier.response.content})
-    messages.append({"role": "user", "content": exchange.prompt.content})
+    prompt = exchange.prompt
+    budget = context_budget(options=prompt.options, model_context=conversation.model.context_length)
+    room = budget - estimated_tokens(system) - estimated_tokens(prompt.content)
+    turns = ancestor_turns_within(exchange=exchange, budget_bytes=room * BYTES_PER_TOKEN)
+    for turn in turns:
+        if turn.answer:
+            messages.append({"role": "user", "content": turn.prompt})
+            messages.append({"role": "assistant", "content": turn.answer})
+    omitted = turns[0].position if turns else exchange.position
+    if omitted != prompt.history_omitted:
+        Prompt._base_manager.filter(pk=prompt.pk).update(history_omitted=omitted)
+        prompt.history_omitted = omitted
+    messages.append({"role": "user", "content": prompt.content})
     return messages
 
 

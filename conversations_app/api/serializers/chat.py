@@ -101,6 +101,9 @@ class PromptOutSerializer(serializers.Serializer):
     content = serializers.CharField()
     options = serializers.DictField()
     token_count = serializers.IntegerField()
+    history_omitted = serializers.IntegerField(
+        help_text="Earlier exchanges of the branch the model was not sent: they did not fit in its context."
+    )
     created_at = serializers.DateTimeField()
 
 
@@ -199,6 +202,7 @@ class ExchangeSerializer(serializers.Serializer):
                 "content": row["prompt__content"],
                 "options": row["prompt__options"],
                 "token_count": row["prompt__token_count"],
+                "history_omitted": row["prompt__history_omitted"],
                 "created_at": _iso(row["prompt__created_at"]),
             },
             "response": {

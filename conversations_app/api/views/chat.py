@@ -93,7 +93,7 @@ class HistoryPagination(CursorPagination):
 
     ordering = ("position",)
     page_size = 50
-    max_page_size = 200
+    max_page_size = 2000  # a whole long branch in one request
 
 
 class ExchangeEventStream:
@@ -201,12 +201,12 @@ class ConversationMessagesView(ChatAnswerMixin, AsyncAPIView):
         operation_id="conversation_messages_list",
         summary="Current branch of a conversation",
         description="The exchanges of the branch being followed, oldest first, cursor-paginated "
-        "(`page_size` up to 200). Each exchange carries its prompt, its answer with status and "
+        "(`page_size` up to 2,000: a whole branch in one request). Each exchange carries its prompt, its answer with status and "
         "metrics, the caller's feedback, the number of the caller's notes and its siblings "
         "(alternative answers) for switching branch.",
         parameters=[
             OpenApiParameter("cursor", OpenApiTypes.STR, description="From `next`/`previous`."),
-            OpenApiParameter("page_size", OpenApiTypes.INT, description="1 to 200, default 50."),
+            OpenApiParameter("page_size", OpenApiTypes.INT, description="1 to 2000, default 50."),
         ],
         responses={200: ExchangePageSerializer},
     )
