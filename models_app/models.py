@@ -16,6 +16,16 @@ from models_app.querysets import AIModelManager, AllAIModelsManager
 ALIVE = Q(deleted_at__isnull=True)
 # The model name with every run of punctuation turned into a space: "llama3.2:3b" -> "llama3 2 3b".
 NAME_WORDS = Func(F("name"), Value("[^[:alnum:]]+"), Value(" "), Value("g"), function="regexp_replace")
+# The name lower-cased with a space where letters meet digits: "llama3.2:3b" -> "llama 3.2:3b", so that
+# trigram word similarity also sees "llama" as a word, and a typo in it ("lama") still finds the model.
+NAME_LETTERS_APART = Func(
+    Lower("name"),
+    Value("([[:alpha:]])([[:digit:]])"),
+    Value("\\1 \\2"),
+    Value("g"),
+    function="regexp_replace",
+    output_field=models.TextField(),
+)
 
 
 class Tag(BaseModel, SoftDeleteModel, VersionedModel):
@@ -151,6 +161,11 @@ class AIModel(BaseModel, SoftDeleteModel, VersionedModel):
             GinIndex(fields=["search_vector"], name="models_aimodel_search_gin", fastupdate=False),
             GinIndex(
                 OpClass(Lower("name"), name="gin_trgm_ops"), name="models_aimodel_name_trgm", fastupdate=False
+            ),
+            GinIndex(
+                OpClass(NAME_LETTERS_APART, name="gin_trgm_ops"),
+                name="models_aimodel_name_apart_trgm",
+                fastupdate=False,
             ),
             models.Index(fields=["family"], name="models_aimodel_family_idx", condition=ALIVE),
             models.Index(

@@ -15,7 +15,7 @@ from django.contrib.postgres.search import (
     SearchHeadline,
     SearchQuery,
     SearchRank,
-    TrigramWordSimilarity,
+    TrigramStrictWordSimilarity,
 )
 from django.db.models import (
     CharField,
@@ -25,15 +25,16 @@ from django.db.models import (
     IntegerField,
     OuterRef,
     Prefetch,
+    Q,
     QuerySet,
     Subquery,
     Value,
 )
-from django.db.models.functions import Coalesce, Lower
+from django.db.models.functions import Coalesce, Greatest, Lower
 
 from core.exceptions import NotFound, ValidationFailed
 from models_app.filters import AIModelFilter
-from models_app.models import AIModel, ModelTag, Tag
+from models_app.models import NAME_LETTERS_APART, AIModel, ModelTag, Tag
 
 SEARCH_QUERY_MAX_LENGTH = 200
 # ts_headline marks matches with these private-use characters, so the API can HTML-escape the text
@@ -161,12 +162,18 @@ def aimodel_search_published(
         match = SearchMatch.FULLTEXT
     else:
         needle = text.lower()
-        # `lower(name) %> needle` is what the trigram GIN index on lower(name) answers.
+        # `lower(name) %> needle` and the same on the name with its letters apart from its digits are
+        # what the two trigram GIN indexes answer: "lama" is close to the word "llama" of "llama 3.2:3b"
+        # but not to "llama3"; "lama3" is close to "llama3" but not to "llama 3". They are ranked by
+        # how close the needle is to whole words, so "llama3.2:3b" comes before "tinyllama:latest".
         queryset = (
-            base.alias(lower_name=Lower("name"))
-            .filter(lower_name__trigram_word_similar=needle)
+            base.alias(lower_name=Lower("name"), name_apart=NAME_LETTERS_APART)
+            .filter(Q(lower_name__trigram_word_similar=needle) | Q(name_apart__trigram_word_similar=needle))
             .annotate(
-                rank=TrigramWordSimilarity(needle, Lower("name")),
+                rank=Greatest(
+                    TrigramStrictWordSimilarity(needle, Lower("name")),
+                    TrigramStrictWordSimilarity(needle, NAME_LETTERS_APART),
+                ),
                 search_headline=Value(None, output_field=CharField()),
             )
         )

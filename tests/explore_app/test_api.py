@@ -192,7 +192,14 @@ def test_search_snippets_are_html_safe(anon_client, catalogue):
 
 
 @pytest.mark.parametrize(
-    ("typo", "expected"), [("lama3", ["llama3.1:70b", "llama3.2:3b"]), ("mistrall", ["mistral:7b"])]
+    ("typo", "expected"),
+    [
+        ("lama3", ["llama3.1:70b", "llama3.2:3b"]),
+        ("lama", ["llama3.1:70b", "llama3.2:3b"]),
+        ("llamma", ["llama3.1:70b", "llama3.2:3b"]),
+        ("mistrall", ["mistral:7b"]),
+        ("mixtrl", ["mixtral:8x7b"]),
+    ],
 )
 def test_search_survives_typos(anon_client, catalogue, typo, expected):
     assert result_names(anon_client.get(f"{MODELS}?q={typo}"))[: len(expected)] == expected

@@ -156,6 +156,29 @@ def test_typos_still_find_the_model(catalogue, typo, expected):
     assert found[0].startswith(expected)
 
 
+@pytest.mark.parametrize(
+    ("typo", "expected"),
+    [
+        ("lama", ["llama3.1:70b", "llama3.2:3b", "tinyllama:latest", "codellama:7b"]),
+        ("llamma", ["llama3.1:70b", "llama3.2:3b"]),
+        ("qwem", ["qwen2.5-coder:7b"]),
+        ("mistrall", ["mistral:7b"]),
+        ("mixtrl", ["mixtral:8x7b"]),
+    ],
+)
+def test_a_typo_in_a_word_that_digits_follow_in_the_name_still_finds_it(catalogue, typo, expected):
+    # given: names whose words run on into digits ("llama3", "qwen2"), and names that hold the word
+    # inside a longer one
+    AIModelFactory(name="codellama:7b", family="codellama", description="Code.")
+    AIModelFactory(name="tinyllama:latest", family="tinyllama", description="Small.")
+
+    # when
+    found, _ = search(typo)
+
+    # then: the closest names first, the word's own models before the ones that contain it
+    assert found[: len(expected)] == expected
+
+
 def test_when_full_text_finds_nothing_similar_names_are_offered(catalogue):
     found, match = search("lama3")
 
@@ -224,6 +247,15 @@ def test_the_typo_fallback_uses_the_trigram_index(large_catalogue):
 
     assert found.match == "similar"
     assert "models_aimodel_name_trgm" in _plan(found.queryset)
+
+
+def test_the_typo_fallback_uses_the_trigram_index_on_the_names_with_letters_apart(large_catalogue):
+    found = selectors.aimodel_search_published(query="lama")
+
+    assert names(found.queryset)[:2] == ["llama3.1:70b", "llama3.2:3b"]
+    plan = _plan(found.queryset)
+    assert "models_aimodel_name_trgm" in plan
+    assert "models_aimodel_name_apart_trgm" in plan
 
 
 # --- single rows and tags -----------------------------------------------------------------------------
