@@ -1,7 +1,9 @@
-"""Middleware of the kernel: a base for sync-and-async middleware, the request id and the audit context."""
+"""Middleware of the kernel: a base for sync-and-async middleware, the request id, the audit context
+and the compression of JSON responses."""
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import Token
@@ -9,6 +11,9 @@ from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import FileResponse, HttpRequest, HttpResponseBase
+from django.utils.cache import patch_vary_headers
+from django.utils.deprecation import MiddlewareMixin
+from django.utils.regex_helper import _lazy_re_compile
 
 from core.audit import AuditContext, context_for_request, enter_context, exit_context
 from core.request_id import HEADER, META_KEY, request_id_begin, request_id_from_client, request_id_scope
@@ -143,3 +148,42 @@ class AuditContextMiddleware(WrappingMiddleware):
             yield state[1]
         finally:
             exit_context(token)
+
+
+_ACCEPTS_GZIP = _lazy_re_compile(r"\bgzip\b")
+
+
+class JSONCompressionMiddleware(MiddlewareMixin):
+    """gzip a whole JSON response of at least COMPRESS_MIN_BYTES for a client that accepts it (a long
+    history is a few MB of JSON, a tenth of that compressed). Fast level 1: on a local network the
+    CPU it costs matters more than the last bytes.
+
+    Never a streamed body (an event stream's events must reach the client as they come, a download is
+    sent as stored), nor the auth endpoints, whose bodies carry tokens next to what the client sent
+    (no compression side channel on secrets).
+    """
+
+    def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        if response.streaming or response.has_header("Content-Encoding"):
+            return response
+        if not response.get("Content-Type", "").startswith("application/json"):
+            return response
+        if request.path.startswith(UNCOMPRESSED_PATH_PREFIXES):
+            return response
+        content = response.content  # type: ignore[attr-defined]
+        if len(content) < COMPRESS_MIN_BYTES:
+            return response
+        patch_vary_headers(response, ("Accept-Encoding",))
+        if not _ACCEPTS_GZIP.search(request.META.get("HTTP_ACCEPT_ENCODING", "")):
+            return response
+        response.content = gzip.compress(content, compresslevel=1, mtime=0)  # type: ignore[attr-defined]
+        response["Content-Length"] = str(len(response.content))  # type: ignore[attr-defined]
+        response["Content-Encoding"] = "gzip"
+        etag = response.get("ETag")
+        if etag and etag.startswith('"'):
+            response["ETag"] = "W/" + etag  # the bytes differ from the uncompressed representation's
+        return response
+
+
+COMPRESS_MIN_BYTES = 1024
+UNCOMPRESSED_PATH_PREFIXES = ("/api/v1/auth/",)

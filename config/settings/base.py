@@ -37,6 +37,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "core.middleware.RequestIdMiddleware",
+    "core.middleware.JSONCompressionMiddleware",
     "core.exceptions.DatabaseUnavailableMiddleware",
     "core.http.UnstorableURLMiddleware",
     "django.middleware.security.SecurityMiddleware",

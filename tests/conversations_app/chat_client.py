@@ -122,11 +122,15 @@ def asgi_request(
     disconnect_after_events: int | None = None,
     wait_for: Callable[[], bool] | None = None,
     while_connected: Callable[[], None] | None = None,
+    headers: list[tuple[bytes, bytes]] | None = None,
 ) -> StreamResult:
     """One request through Django's ASGI handler on a server thread; the client stays until the
-    response ends, or (`disconnect`) leaves as `asgi_post_then_disconnect` says."""
+    response ends, or (`disconnect`) leaves as `asgi_post_then_disconnect` says. `headers` are added
+    to the request's."""
     payload = json.dumps(body).encode() if method == "POST" else b""
+    extra_headers = headers or []
     headers = [
+        *extra_headers,
         (b"host", b"testserver"),
         (b"accept", accept.encode()),
         # The token is stored (an outstanding refresh token): by this thread, on a connection given back.

@@ -86,6 +86,7 @@ CASES: dict[str, Callable[[], None]] = {
     "models_aimodel_name_not_blank": lambda: AIModelFactory(name=""),
     "models_aimodel_size_non_negative": lambda: AIModelFactory(size=-1),
     "models_aimodel_parameter_count_non_negative": lambda: AIModelFactory(parameter_count=-5),
+    "models_app_aimodel_context_length_check": lambda: AIModelFactory(context_length=-1),
     "models_aimodel_install_progress_percent": lambda: AIModelFactory(install_progress=101),
     "models_aimodel_install_status_valid": lambda: AIModelFactory(install_status="exploded"),
     "models_aimodel_model_type_valid": lambda: AIModelFactory(model_type="toaster"),
@@ -112,6 +113,7 @@ CASES: dict[str, Callable[[], None]] = {
     ),
     "conversations_app_conversation_version_check": lambda: _update(ConversationFactory(), version=-1),
     "conversations_app_prompt_token_count_check": lambda: PromptFactory(token_count=-1),
+    "conversations_app_prompt_history_omitted_check": lambda: PromptFactory(history_omitted=-1),
     "conv_response_status_valid": lambda: AIResponseFactory(status="done-ish"),
     "conv_response_finished_has_completed_at": lambda: AIResponseFactory(
         status="complete", completed_at=None
