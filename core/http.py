@@ -37,7 +37,8 @@ def client_ip(request: HttpRequest) -> str:
     appended it to `X-Forwarded-For`. The throttles identify clients the same way (DRF's `get_ident`
     under the same setting), so a client cannot pick its own address by sending the header."""
     try:
-        return str(ipaddress.ip_address(BaseThrottle().get_ident(request).strip()))
+        # No peer address at all (an ASGI server on a Unix socket sets none): "".
+        return str(ipaddress.ip_address((BaseThrottle().get_ident(request) or "").strip()))
     except ValueError:
         return ""
 

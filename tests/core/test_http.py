@@ -138,6 +138,15 @@ def test_without_trusted_proxies_x_forwarded_for_is_ignored(settings):
     assert client_ip(request) == "203.0.113.7"
 
 
+def test_a_request_without_a_peer_address_has_none():
+    # given a server that names no peer (an ASGI server on a Unix socket leaves REMOTE_ADDR unset)
+    request = RequestFactory().get("/")
+    del request.META["REMOTE_ADDR"]
+
+    # then
+    assert client_ip(request) == ""
+
+
 @pytest.mark.parametrize(
     ("proxies", "forwarded", "expected"),
     [
