@@ -55,14 +55,15 @@ METRIC_FIELDS = (
 
 
 def _lock_conversation(conversation_id: Any) -> Conversation:
-    """Lock an alive conversation row (its model read alongside).
+    """Lock an alive conversation row (its model and system message read alongside: they are what the
+    answer is asked of, and the history is built from this very read).
 
     The current exchange is read afterwards, by its own statement: joined into the locking query,
     PostgreSQL would re-check only the locked row after waiting for a concurrent sender and return
     the exchange that sender has just inserted as missing (the statement's snapshot predates it).
     """
     conversation = (
-        Conversation.objects.select_related("model")
+        Conversation.objects.select_related("model", "system_message")
         .select_for_update(of=("self",))
         .filter(pk=conversation_id)
         .first()
@@ -147,6 +148,7 @@ def exchange_start(
         }
         if system_prompt is not None:
             changes |= {"system_prompt": system_prompt, "system_message": None, "version": F("version") + 1}
+            locked.system_prompt, locked.system_message = system_prompt, None
         Conversation.objects.filter(pk=locked.pk).update(**changes)
     return exchange
 
@@ -341,7 +343,9 @@ def context_budget(*, options: Mapping[str, Any], model_context: int | None) -> 
     return context - min(wanted, context // 2)
 
 
-def exchange_chat_messages(*, exchange: ConversationPromptResponse) -> list[dict[str, str]]:
+def exchange_chat_messages(
+    *, exchange: ConversationPromptResponse, conversation: Conversation | None = None
+) -> list[dict[str, str]]:
     """The messages to send to Ollama to answer `exchange`, within the model's context.
 
     First the system prompt (the conversation's own text, else its SystemMessage's content, if any),
@@ -352,14 +356,22 @@ def exchange_chat_messages(*, exchange: ConversationPromptResponse) -> list[dict
     An earlier exchange whose answer has no text (it failed before the first token) is left out whole,
     so the model never sees a question without its answer. Only text columns are read, in one query
     whose cost follows the budget, not the length of the conversation.
+
+    `conversation`, when given, is the exchange's conversation as `exchange_start` or
+    `exchange_regenerate` has just locked it (with its model and system message), which saves reading
+    it again.
     """
-    conversation = (
-        Conversation._base_manager.select_related("system_message", "model")
-        .only(
-            "system_prompt", "system_message__content", "system_message__deleted_at", "model__context_length"
+    if conversation is None:
+        conversation = (
+            Conversation._base_manager.select_related("system_message", "model")
+            .only(
+                "system_prompt",
+                "system_message__content",
+                "system_message__deleted_at",
+                "model__context_length",
+            )
+            .get(pk=exchange.conversation_id)
         )
-        .get(pk=exchange.conversation_id)
-    )
     messages: list[dict[str, str]] = []
     system = conversation.system_prompt
     if (

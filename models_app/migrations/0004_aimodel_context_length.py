@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('models_app', '0003_modeltag_model_index_in_pair'),
+        ("models_app", "0003_modeltag_model_index_in_pair"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='aimodel',
-            name='context_length',
-            field=models.PositiveIntegerField(blank=True, help_text="Tokens of context the model was trained for (Ollama's model_info)", null=True),
+            model_name="aimodel",
+            name="context_length",
+            field=models.PositiveIntegerField(
+                blank=True,
+                help_text="Tokens of context the model was trained for (Ollama's model_info)",
+                null=True,
+            ),
         ),
     ]

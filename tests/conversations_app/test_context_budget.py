@@ -17,6 +17,8 @@ from tests.conversations_app.factories import ConversationFactory, ExchangeFacto
 
 pytestmark = pytest.mark.django_db
 
+# Statements of one message sent and answered whole (see the test that pins it).
+SEND_QUERIES = 21
 # Each earlier turn: a 90-byte prompt and a 90-byte answer, so 60 tokens by the estimate.
 TURN_TEXT = "x" * 90
 
@@ -165,3 +167,32 @@ def test_a_new_message_is_written_once_with_its_owner(user):
         inserted, updated = (a - b for a, b in zip(after[table], before.get(table, (0, 0)), strict=True))
         assert (table, inserted, updated) == (table, 1, 0)
     assert Prompt.objects.get(pk=exchange.prompt_id).owner_id == user.pk
+
+
+@pytest.mark.parametrize("length", [3, 60])
+def test_sending_a_message_costs_the_same_statements_at_any_length(
+    api_client, user, fake_ollama, length, django_assert_num_queries
+):
+    # given: a conversation of `length` exchanges, all of which fit in the context
+    conversation = ConversationFactory(owner=user, system_prompt="Be brief.")
+    fake_ollama.add_model(conversation.model_name)
+    branch(conversation, length)
+
+    # when: authentication; the conversation (owner check), locked with its model and system
+    # message, the current exchange, the prompt, response and exchange, the conversation's update;
+    # the turns; the answer's end (locks, response, prompt's token count, conversation's totals);
+    # the stored exchange as a row, plus the transactions' savepoints
+    with django_assert_num_queries(SEND_QUERIES) as context:
+        sent = api_client.post(
+            f"/api/v1/conversations/{conversation.pk}/messages/",
+            {"content": "And now?", "options": {"num_ctx": 65536}},
+            format="json",
+        )
+
+    # then
+    assert sent.status_code == 201, sent.content
+    assert len(fake_ollama.chat_requests[0]["messages"]) == 1 + length * 2 + 1
+    # the conversation is read for the owner check, locked to append, locked to finish: the history is
+    # built from the row locked to append, not read again
+    reads = [q for q in context.captured_queries if 'FROM "conversations_app_conversation"' in q["sql"]]
+    assert len(reads) == 3

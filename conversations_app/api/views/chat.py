@@ -10,13 +10,14 @@ transaction, the connection given back to the pool after each step.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -41,11 +42,12 @@ from conversations_app.services.chat import (
     exchange_regenerate,
     exchange_start,
 )
-from core.api import EVENT_STREAM, AsyncAPIView, validated
+from core.api import EVENT_STREAM, AsyncAPIView, error_example, validated
 from core.db import db_step
 from core.exceptions import ApplicationError, error_body
 from core.ollama import open_chat_stream
 from core.pagination import CursorPagination
+from core.schema import ErrorSerializer
 from core.sse import EventNumbering, with_keepalive
 from core.throttling import UserRateThrottle
 
@@ -71,10 +73,80 @@ the first token are plain JSON errors: 503 when Ollama is unreachable, 409 when 
 installed in Ollama, 502 when Ollama fails; the prompt is kept with a `failed` response.
 """
 
+EXAMPLE_IDS = {
+    "exchange_id": "0192f0c4-5d2e-7b3a-8c41-2f6a9e0d1b22",
+    "prompt_id": "0192f0c4-5d2e-7b3a-8c41-2f6a9e0d1b23",
+    "response_id": "0192f0c4-5d2e-7b3a-8c41-2f6a9e0d1b24",
+}
+
+
+def _event_example(name: str, number: int, data: dict[str, Any], summary: str) -> OpenApiExample:
+    return OpenApiExample(
+        f"event {name}", value={"id": str(number), "event": name, "data": json.dumps(data)}, summary=summary
+    )
+
+
+SSE_EXAMPLES = [
+    _event_example(
+        "start",
+        0,
+        {**EXAMPLE_IDS, "parent_id": None, "position": 0},
+        "First event: the prompt and a `streaming` response are stored",
+    ),
+    _event_example("token", 1, {"content": "The sky is blue because"}, "A piece of the answer"),
+    _event_example(
+        "done",
+        7,
+        {
+            **EXAMPLE_IDS,
+            "status": "complete",
+            "done_reason": "stop",
+            "metrics": {
+                "total_duration": 812_000_000,
+                "load_duration": 21_000_000,
+                "prompt_eval_count": 26,
+                "prompt_eval_duration": 130_000_000,
+                "eval_count": 42,
+                "eval_duration": 640_000_000,
+            },
+        },
+        "Last event of a complete answer",
+    ),
+    _event_example(
+        "error",
+        5,
+        {
+            "code": "ollama_stream",
+            "message": "The connection to Ollama broke before the answer was complete.",
+            "exchange_id": EXAMPLE_IDS["exchange_id"],
+            "response_id": EXAMPLE_IDS["response_id"],
+            "status": "failed",
+        },
+        "Last event when Ollama fails mid-way",
+    ),
+]
+MESSAGE_EXAMPLES = [
+    OpenApiExample("Answer when complete", value={"content": "Why is the sky blue?"}, request_only=True),
+    OpenApiExample(
+        "Streamed, with options",
+        value={"content": "Why is the sky blue?", "stream": True, "options": {"temperature": 0.2}},
+        request_only=True,
+    ),
+]
 STREAM_RESPONSES: dict[Any, Any] = {
-    (200, EVENT_STREAM): OpenApiResponse(response=OpenApiTypes.STR, description=SSE_DESCRIPTION),
-    400: OpenApiResponse(description="Invalid input."),
-    404: OpenApiResponse(description="No such conversation (or not yours)."),
+    (200, EVENT_STREAM): OpenApiResponse(
+        response=OpenApiTypes.STR, description=SSE_DESCRIPTION, examples=SSE_EXAMPLES
+    ),
+    400: OpenApiResponse(
+        ErrorSerializer,
+        description="Invalid input.",
+        examples=[error_example(400, "invalid", "Invalid input.", {"content": ["This field is required."]})],
+    ),
+    404: OpenApiResponse(
+        ErrorSerializer,
+        description="No such conversation (or not yours).",
+        examples=[error_example(404, "not_found", "Not found.")],
+    ),
     409: OpenApiResponse(description="The model is not offered any more, or not installed in Ollama."),
     429: OpenApiResponse(description="Too many chat messages; see Retry-After."),
     502: OpenApiResponse(description="Ollama failed."),
@@ -198,12 +270,12 @@ class ConversationMessagesView(ChatAnswerMixin, AsyncAPIView):
     """`GET`: the current branch, in order. `POST`: send a message."""
 
     @extend_schema(
-        operation_id="conversation_messages_list",
+        operation_id="conversations_messages_list",  # a page of exchanges, though not a viewset's list
         summary="Current branch of a conversation",
         description="The exchanges of the branch being followed, oldest first, cursor-paginated "
-        "(`page_size` up to 2,000: a whole branch in one request). Each exchange carries its prompt, its answer with status and "
-        "metrics, the caller's feedback, the number of the caller's notes and its siblings "
-        "(alternative answers) for switching branch.",
+        "(`page_size` up to 2,000: a whole branch in one request). Each exchange carries its prompt, "
+        "its answer with status and metrics, the caller's feedback, the number of the caller's notes "
+        "and its siblings (alternative answers) for switching branch.",
         parameters=[
             OpenApiParameter("cursor", OpenApiTypes.STR, description="From `next`/`previous`."),
             OpenApiParameter("page_size", OpenApiTypes.INT, description="1 to 2000, default 50."),
@@ -222,7 +294,6 @@ class ConversationMessagesView(ChatAnswerMixin, AsyncAPIView):
         return paginator.get_paginated_response(ExchangeSerializer(page, many=True).data)
 
     @extend_schema(
-        operation_id="conversation_messages_create",
         summary="Send a message",
         description="Stores the prompt (with the options used: the conversation's defaults overlaid "
         "with `options`) and asks the conversation's model, with the system prompt and the current "
@@ -230,6 +301,7 @@ class ConversationMessagesView(ChatAnswerMixin, AsyncAPIView):
         "answer is complete." + SSE_DESCRIPTION,
         request=MessageCreateSerializer,
         responses={201: ExchangeSerializer, **STREAM_RESPONSES},
+        examples=MESSAGE_EXAMPLES,
     )
     async def post(self, request: Request, conversation_id) -> Response | StreamingHttpResponse:
         exchange, messages, stream = await db_step(self._start, request, conversation_id)
@@ -244,14 +316,14 @@ class ConversationMessagesView(ChatAnswerMixin, AsyncAPIView):
             options=data.get("options"),
             system_prompt=data.get("system_prompt"),
         )
-        return exchange, exchange_chat_messages(exchange=exchange), wants_stream(request, data)
+        messages = exchange_chat_messages(exchange=exchange, conversation=exchange.conversation)
+        return exchange, messages, wants_stream(request, data)
 
 
 class ExchangeRegenerateView(ChatAnswerMixin, AsyncAPIView):
     """Another answer to an exchange's prompt, as a new sibling that becomes current."""
 
     @extend_schema(
-        operation_id="conversation_exchange_regenerate",
         summary="Regenerate an answer",
         description="Asks again with the same prompt text. The new exchange is a sibling of this one "
         "(same parent and position), becomes the current branch, and is answered like a message: "
@@ -269,14 +341,14 @@ class ExchangeRegenerateView(ChatAnswerMixin, AsyncAPIView):
         data = validated(RegenerateSerializer, request.data)
         source = exchange_get(user=request.user, conversation_id=conversation_id, exchange_id=exchange_id)
         exchange = exchange_regenerate(exchange=source, options=data.get("options"))
-        return exchange, exchange_chat_messages(exchange=exchange), wants_stream(request, data)
+        messages = exchange_chat_messages(exchange=exchange, conversation=exchange.conversation)
+        return exchange, messages, wants_stream(request, data)
 
 
 class ExchangeSelectView(APIView):
     """Follow another branch: the selected exchange's latest continuation becomes current."""
 
     @extend_schema(
-        operation_id="conversation_exchange_select",
         summary="Switch branch",
         description="Makes the branch through this exchange (typically a sibling, i.e. another "
         "answer to the same prompt) the conversation's current branch. The current exchange becomes "
