@@ -102,6 +102,7 @@ class ResourceViewSet(viewsets.GenericViewSet):
     output serializer (`serializer_class`) and one input serializer per writing action; `If-Match`
     is read for writes and every single-resource response carries the `ETag`."""
 
+    serializer_class: type[serializers.ModelSerializer[Any]]
     input_serializer_classes: dict[str, type[serializers.Serializer]] = {}
     pagination_class = CursorPagination
     lookup_value_converter = "uuid"
@@ -112,7 +113,8 @@ class ResourceViewSet(viewsets.GenericViewSet):
 
     def get_queryset(self) -> QuerySet:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
-            return self.serializer_class.Meta.model.objects.none()
+            # (The stubs leave the type variable of ModelSerializer.Meta.model unbound.)
+            return self.serializer_class.Meta.model.objects.none()  # type: ignore[attr-defined]
         return self.owned_queryset()
 
     def get_serializer_class(self) -> type[serializers.Serializer]:

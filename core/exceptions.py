@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 class ApplicationError(Exception):
     """Base of the errors domain code raises; carries status, code, message and field errors."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    status_code: int = status.HTTP_400_BAD_REQUEST
     code = "invalid"
     default_message = "The request could not be processed."
     # Seconds after which the client may try again (a `Retry-After` header), for transient errors.

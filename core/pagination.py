@@ -7,6 +7,7 @@ import datetime
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 from django.db.models.constants import LOOKUP_SEP
+from django.db.models.fields.related import RelatedField
 from rest_framework import pagination
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
@@ -20,6 +21,7 @@ class PageNumberPagination(pagination.PageNumberPagination):
     max_page_size = 100
 
     def get_paginated_response(self, data) -> Response:
+        assert self.page is not None  # set by paginate_queryset
         return Response(
             {
                 "count": self.page.paginator.count,
@@ -65,7 +67,8 @@ class CursorPagination(pagination.CursorPagination):
             raise NotFound(self.invalid_cursor_message)
         if cursor.position is None:
             return cursor
-        return cursor._replace(position=self.checked_position(cursor.position))
+        # The stubs type `Cursor.position` as int; DRF decodes it from the query string as a str.
+        return cursor._replace(position=self.checked_position(cursor.position))  # type: ignore[arg-type]
 
     def checked_position(self, position: str) -> str:
         """`position` when it is a value of the ordering column; NotFound otherwise."""
@@ -92,9 +95,10 @@ def _model_field(model: type[models.Model], path: str) -> models.Field | None:
         except FieldDoesNotExist:
             return None
         if field.is_relation:
-            if field.related_model is None or not (field.many_to_one or field.one_to_one):
+            related_model = field.related_model
+            if not isinstance(related_model, type) or not (field.many_to_one or field.one_to_one):
                 return None
-            model = field.related_model
-    if field is not None and field.is_relation:
+            model = related_model
+    if isinstance(field, RelatedField | models.ForeignObjectRel):
         field = field.target_field  # a foreign key orders by the key itself
     return field if isinstance(field, models.Field) else None

@@ -50,7 +50,8 @@ WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 class ErrorBodySerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Machine-readable error code, e.g. `invalid`, `not_found`.")
     message = serializers.CharField(help_text="Human-readable explanation.")
-    fields = serializers.DictField(
+    # Declared fields named like Serializer attributes (`fields`, `data`): the metaclass collects them.
+    fields = serializers.DictField(  # type: ignore[assignment]
         child=serializers.JSONField(),
         help_text="Per-field error messages (lists of strings, nested like the input); empty otherwise.",
     )
@@ -67,7 +68,9 @@ class ServerSentEventSerializer(serializers.Serializer):
 
     id = serializers.CharField(required=False, help_text="Position of the event in the stream.")
     event = serializers.CharField(required=False, help_text="Its type, e.g. `token`, `done`, `error`.")
-    data = serializers.CharField(help_text="A JSON document, shaped by the event's type.")
+    data = serializers.CharField(  # type: ignore[assignment]
+        help_text="A JSON document, shaped by the event's type."
+    )
     retry = serializers.IntegerField(required=False, help_text="Milliseconds to wait before reconnecting.")
 
 
@@ -79,10 +82,11 @@ def blank_as_read(field: Any) -> Any:
     ):
         return field
     model = getattr(getattr(field.parent, "Meta", None), "model", None)
-    if model is None or not field.source or "." in field.source or field.source == "*":
+    source = field.source
+    if model is None or not isinstance(source, str) or not source or "." in source or source == "*":
         return field
     try:
-        blank = model._meta.get_field(field.source).blank
+        blank = model._meta.get_field(source).blank
     except FieldDoesNotExist:
         return field
     if not blank:

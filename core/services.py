@@ -21,7 +21,7 @@ import copy
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -127,7 +127,7 @@ def lock_for_update(model: type[M], pk: Any) -> M:
         raise RuntimeError("lock_for_update must run inside transaction.atomic")
     try:
         return model._base_manager.select_for_update().get(pk=pk)
-    except model.DoesNotExist as exc:
+    except ObjectDoesNotExist as exc:
         raise NotFound() from exc
 
 
@@ -149,7 +149,7 @@ def ensure_alive(instance: models.Model) -> None:
         raise Conflict("This item is already deleted.", code="already_deleted")
 
 
-RelatedRows = Callable[[models.Model], Iterable[models.QuerySet]]
+RelatedRows = Callable[[M], Iterable[models.QuerySet]]
 
 
 def _no_related(instance: models.Model) -> Iterable[models.QuerySet]:
@@ -159,14 +159,17 @@ def _no_related(instance: models.Model) -> Iterable[models.QuerySet]:
 def _bump_fields(model: type[models.Model]) -> dict[str, Any]:
     names = {f.name for f in model._meta.concrete_fields}
     values: dict[str, Any] = {}
-    if "version" in names and model._meta.get_field("version").default == 1:
+    version = model._meta.get_field("version") if "version" in names else None
+    if isinstance(version, models.Field) and version.default == 1:
         values["version"] = F("version") + 1
     if "updated_at" in names:
         values["updated_at"] = timezone.now()
     return values
 
 
-def soft_delete(instance: M, *, related: RelatedRows = _no_related, expected_version: int | None = None) -> M:
+def soft_delete(
+    instance: M, *, related: RelatedRows[M] = _no_related, expected_version: int | None = None
+) -> M:
     """Soft-delete `instance` and, at the same instant, the alive rows `related(instance)` yields.
 
     One transaction; the row is locked first so two deletes cannot interleave, and held against the
@@ -183,7 +186,7 @@ def soft_delete(instance: M, *, related: RelatedRows = _no_related, expected_ver
     return instance
 
 
-def restore(instance: M, *, related: RelatedRows = _no_related, expected_version: int | None = None) -> M:
+def restore(instance: M, *, related: RelatedRows[M] = _no_related, expected_version: int | None = None) -> M:
     """Restore `instance` and exactly the rows its soft delete took with it (412 when
     `expected_version`, the caller's If-Match, is stale).
 
@@ -194,7 +197,7 @@ def restore(instance: M, *, related: RelatedRows = _no_related, expected_version
     with transaction.atomic():
         locked = lock_at_version(model, instance.pk, expected_version=expected_version)
         ensure_deleted(locked)
-        at = locked.deleted_at
+        at = locked.deleted_at  # type: ignore[attr-defined]
         try:
             with transaction.atomic():
                 model._base_manager.filter(pk=instance.pk).update(deleted_at=None, **_bump_fields(model))

@@ -11,6 +11,7 @@ from django.contrib.admin.templatetags.admin_urls import add_preserved_filters, 
 from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
+from django.db.models.options import Options
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -167,8 +168,9 @@ class SoftDeleteAdmin(BaseModelAdmin):
         )
         response = super().render_change_form(request, context, add, change, form_url, obj)
         # The form's Delete button is the trash's; deleting for good is the superusers' bulk action.
-        response.context_data["has_delete_permission"] = obj is not None and self.has_trash_permission(
-            request, obj
+        # (The stubs say HttpResponse; ModelAdmin.render_change_form returns a TemplateResponse.)
+        response.context_data["has_delete_permission"] = (  # type: ignore[attr-defined]
+            obj is not None and self.has_trash_permission(request, obj)
         )
         return response
 
@@ -177,7 +179,9 @@ class SoftDeleteAdmin(BaseModelAdmin):
         """Move one row to the trash, after a confirmation page (not Django's permanent delete)."""
         obj = self.get_object(request, unquote(object_id))
         if obj is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            return self._get_obj_does_not_exist_redirect(  # type: ignore[attr-defined]  # private, not in the stubs
+                request, self.opts, object_id
+            )
         if not self.has_trash_permission(request, obj):
             raise PermissionDenied
         if request.method == "POST":
@@ -185,15 +189,20 @@ class SoftDeleteAdmin(BaseModelAdmin):
                 self.soft_delete_object(request, obj)
             except (ApplicationError, ValidationError, PermissionDenied) as exc:
                 self.message_user(request, f"Nothing was moved: {error_text(exc)}", messages.ERROR)
-                return HttpResponseRedirect(reverse(admin_urlname(self.opts, "change"), args=[obj.pk]))
+                # The stubs type admin_urlname's second argument (a template filter's) as SafeString.
+                change = admin_urlname(self.opts, "change")  # type: ignore[arg-type]
+                return HttpResponseRedirect(reverse(change, args=[obj.pk]))
             self.log_change(request, obj, "Moved to the trash.")
             self.message_user(
                 request,
                 format_html("The {} “{}” was moved to the trash.", self.opts.verbose_name, obj),
                 messages.SUCCESS,
             )
-            changelist = reverse(admin_urlname(self.opts, "changelist"))
-            preserved = {"preserved_filters": self.get_preserved_filters(request), "opts": self.opts}
+            changelist = reverse(admin_urlname(self.opts, "changelist"))  # type: ignore[arg-type]
+            preserved: dict[str, Options[Any] | str] = {
+                "preserved_filters": self.get_preserved_filters(request),
+                "opts": self.opts,
+            }
             return HttpResponseRedirect(add_preserved_filters(preserved, changelist))
         context = {
             **self.admin_site.each_context(request),
@@ -248,5 +257,6 @@ class SoftDeleteAdmin(BaseModelAdmin):
         response = django_delete_selected(self, request, queryset)
         if isinstance(response, TemplateResponse):
             response.template_name = "admin/hard_delete_selected_confirmation.html"
+            assert response.context_data is not None  # the confirmation page's context
             response.context_data["action_name"] = "hard_delete_selected"
         return response

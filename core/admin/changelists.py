@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.contrib import admin
 from django.contrib.admin.views.main import ORDER_VAR, PAGE_VAR
 from django.core.paginator import Paginator
@@ -90,7 +92,7 @@ class LargeTableAdminMixin:
     """Changelist settings for tables that grow with usage: no full count, estimated totals."""
 
     show_full_result_count = False
-    paginator = EstimatedCountPaginator
+    paginator: ClassVar[type] = EstimatedCountPaginator
     list_per_page = 50
 
     def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):

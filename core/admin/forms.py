@@ -45,6 +45,8 @@ def changed_columns(instance: models.Model, form: forms.ModelForm) -> list[str]:
             field = instance._meta.get_field(name)
         except FieldDoesNotExist:
             continue
+        if not isinstance(field, models.Field):
+            continue  # a reverse relation or a generic foreign key: no column
         if field.concrete and not field.many_to_many and not field.primary_key:
             names.append(name)
     return names
