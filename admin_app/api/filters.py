@@ -17,7 +17,7 @@ User = get_user_model()
 class UserFilter(filters.FilterSet):
     """Without `deleted`, only alive users are listed; `deleted=true` lists the deleted ones."""
 
-    search = filters.CharFilter(
+    q = filters.CharFilter(
         method="filter_search", max_length=150, help_text="Part of the username or e-mail (any case)"
     )
     role = filters.CharFilter(method="filter_role", max_length=150, help_text="Holds this role (any case)")
@@ -27,7 +27,7 @@ class UserFilter(filters.FilterSet):
 
     class Meta:
         model = User
-        fields = ("search", "role", "active", "locked", "deleted")
+        fields = ("q", "role", "active", "locked", "deleted")
 
     def filter_search(self, queryset, name: str, value: str):
         return queryset.search(value)
@@ -68,7 +68,7 @@ class AuditEventFilter(filters.FilterSet):
 class AdminAIModelFilter(AIModelFilter):
     """Explore's filters (tag, family, parameter size, installed, type), plus what staff look for."""
 
-    search = django_filters.CharFilter(
+    q = django_filters.CharFilter(
         field_name="name", lookup_expr="icontains", max_length=200, help_text="Part of the name (any case)"
     )
     published = StrictBooleanFilter(field_name="is_active")

@@ -133,7 +133,7 @@ def test_list_pages_with_totals_in_constant_queries(admin_client_api, page_size,
     [
         ({"published": "false"}, ["draft:1b"]),
         ({"published": "true"}, ["coder:7b", "llava:7b"]),
-        ({"search": "LLAV"}, ["llava:7b"]),
+        ({"q": "LLAV"}, ["llava:7b"]),
         ({"tag": "code"}, ["coder:7b"]),
         ({"install_status": "installed"}, ["coder:7b"]),
         ({"deleted": "true"}, ["old:1b"]),
@@ -160,7 +160,7 @@ def test_list_filters_and_orders(admin_client_api, params, names):
         {"ordering": "price"},
         {"install_status": "downloading"},
         {"model_type": "toaster"},
-        {"search": "x" * 201},
+        {"q": "x" * 201},
     ],
 )
 def test_list_refuses_bad_filters(admin_client_api, params):

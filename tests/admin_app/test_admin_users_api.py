@@ -113,10 +113,10 @@ def test_list_searches_usernames_and_emails_in_any_case(admin_client_api):
     UserFactory(username="grace", email="grace@NAVY.mil")
     UserFactory(username="alan", email="alan@example.com")
 
-    assert usernames(admin_client_api.get(LIST_URL, {"search": "ADA"})) == ["Ada"]
-    assert usernames(admin_client_api.get(LIST_URL, {"search": "navy"})) == ["grace"]
-    assert usernames(admin_client_api.get(LIST_URL, {"search": "LoveLace"})) == ["Ada"]
-    assert usernames(admin_client_api.get(LIST_URL, {"search": "nobody-here"})) == []
+    assert usernames(admin_client_api.get(LIST_URL, {"q": "ADA"})) == ["Ada"]
+    assert usernames(admin_client_api.get(LIST_URL, {"q": "navy"})) == ["grace"]
+    assert usernames(admin_client_api.get(LIST_URL, {"q": "LoveLace"})) == ["Ada"]
+    assert usernames(admin_client_api.get(LIST_URL, {"q": "nobody-here"})) == []
 
 
 def test_list_filters_by_role_status_lock_and_deletion(admin_client_api, admin_user):
@@ -145,7 +145,7 @@ def test_list_has_totals_and_roles(admin_client_api, admin_user):
     body = admin_client_api.get(LIST_URL, {"page_size": 2}).json()
 
     assert (body["count"], body["total_pages"], body["page"]) == (5, 3, 1)
-    mine = admin_client_api.get(LIST_URL, {"search": admin_user.username}).json()["results"][0]
+    mine = admin_client_api.get(LIST_URL, {"q": admin_user.username}).json()["results"][0]
     assert mine["roles"] == [ADMIN_ROLE]
     assert mine["is_staff"] is True
     assert mine["is_locked"] is False
@@ -169,7 +169,7 @@ def test_list_costs_the_same_queries_at_any_page_size(
 
 @pytest.mark.parametrize(
     "params",
-    [{"active": "maybe"}, {"locked": "yes"}, {"deleted": "2"}, {"search": "x" * 151}, {"role": "r" * 151}],
+    [{"active": "maybe"}, {"locked": "yes"}, {"deleted": "2"}, {"q": "x" * 151}, {"role": "r" * 151}],
 )
 def test_list_refuses_bad_filters(admin_client_api, params):
     response = admin_client_api.get(LIST_URL, params)
