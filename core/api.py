@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from django_filters import fields as filter_fields
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 from rest_framework import serializers, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -31,6 +31,18 @@ IF_MATCH = OpenApiParameter(
     description='The ETag last read (e.g. "3"); if the resource has changed since: 412, nothing written.',
 )
 NO_CONTENT = {204: OpenApiResponse(description="Done; no content.")}
+
+
+def error_example(
+    status_code: int, code: str, message: str, fields: Mapping[str, Any] | None = None
+) -> OpenApiExample:
+    """An example of the one error shape, for the `status_code` response of an operation."""
+    return OpenApiExample(
+        f"{status_code} {code}",
+        value={"error": {"code": code, "message": message, "fields": dict(fields or {})}},
+        status_codes=[status_code],
+        response_only=True,
+    )
 
 
 class StrictKeysMixin:
@@ -185,3 +197,21 @@ class AsyncAPIView(APIView):
         # Streams are written by the view itself; every DRF Response (an exchange, an error) is JSON,
         # also for a client that accepts only text/event-stream.
         return super().perform_content_negotiation(request, force=True)
+
+
+def schema_docstring_excludes() -> list[type]:
+    """Classes whose docstrings describe no operation and no schema (drf-spectacular's
+    GET_LIB_DOC_EXCLUDES): its own list, every view class, and StrictKeysMixin.
+
+    A view's docstring is for the reader of its code; an operation is described by its `extend_schema`
+    or by its own action's docstring, a serializer only by its own docstring, never by a base class's.
+    """
+    from drf_spectacular.plumbing import get_lib_doc_excludes  # not at import time: settings load it
+
+    views: list[type] = []
+    pending: list[type] = [APIView]
+    while pending:
+        view = pending.pop()
+        views.append(view)
+        pending.extend(view.__subclasses__())
+    return [*get_lib_doc_excludes(), *views, StrictKeysMixin]

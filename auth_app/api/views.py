@@ -5,7 +5,7 @@ Each view validates its input, makes one service call and serializes the answer.
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -18,7 +18,7 @@ from auth_app.api import serializers
 from auth_app.api.throttles import LoginAccountRateThrottle, PasswordResetAddressRateThrottle
 from auth_app.authentication import AccountJWTAuthentication
 from auth_app.models import User
-from core.api import validated
+from core.api import error_example, validated
 from core.services import parse_if_match
 from core.throttling import ScopedRateThrottle
 
@@ -36,11 +36,67 @@ ERROR_DESCRIPTIONS = {
 }
 
 
+ERROR_EXAMPLES = {
+    400: error_example(400, "invalid", "Invalid input.", {"password": ["This field is required."]}),
+    401: error_example(401, "invalid_credentials", "Unable to sign in with the given credentials."),
+    412: error_example(412, "stale_version", "The resource has changed since you read it; fetch it again."),
+    429: error_example(429, "throttled", "Request was throttled. Expected available in 42 seconds."),
+    503: error_example(
+        503,
+        "task_queue_unavailable",
+        "Background work cannot be queued right now. Please try again in a minute.",
+    ),
+}
+
+
 def errors(*codes: int) -> dict[int, OpenApiResponse]:
     return {
-        code: OpenApiResponse(serializers.ErrorEnvelopeSerializer, description=ERROR_DESCRIPTIONS[code])
+        code: OpenApiResponse(
+            serializers.ErrorEnvelopeSerializer,
+            description=ERROR_DESCRIPTIONS[code],
+            examples=[ERROR_EXAMPLES[code]],
+        )
         for code in codes
     }
+
+
+ACCESS_TOKEN_EXAMPLE = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoiYWNjZXNzIn0.c2lnbmF0dXJl"
+REFRESH_TOKEN_EXAMPLE = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoicmVmcmVzaCJ9.c2lnbmF0dXJl"
+SESSION_EXAMPLE = OpenApiExample(
+    "Signed in",
+    value={
+        "user": {
+            "id": "0192f0c4-3b7a-7cc1-9a51-3f1e1c9d2a10",
+            "username": "ada",
+            "email": "ada@example.com",
+            "display_name": "Ada Lovelace",
+            "preferences": {"theme": "dark"},
+            "roles": ["User"],
+            "is_staff": False,
+            "is_active": True,
+            "last_login": "2025-03-01T09:30:00Z",
+            "created_at": "2025-02-01T08:00:00Z",
+            "updated_at": "2025-03-01T09:30:00Z",
+            "version": 3,
+        },
+        "access": ACCESS_TOKEN_EXAMPLE,
+        "refresh": REFRESH_TOKEN_EXAMPLE,
+    },
+    response_only=True,
+    status_codes=[200, 201],
+)
+LOGIN_EXAMPLES = [
+    OpenApiExample(
+        "Username", value={"login": "ada", "password": "correct horse battery"}, request_only=True
+    ),
+    OpenApiExample(
+        "Email",
+        description="The account in `email` (or `username`), as other JWT clients send it.",
+        value={"email": "ada@example.com", "password": "correct horse battery"},
+        request_only=True,
+    ),
+    SESSION_EXAMPLE,
+]
 
 
 def session_data(user: User, tokens: services.TokenPair) -> dict:
@@ -103,6 +159,7 @@ class LoginView(CredentialsView):
         ),
         request=serializers.LoginSerializer,
         responses={200: serializers.AuthSessionSerializer, **errors(400, 401, 429)},
+        examples=LOGIN_EXAMPLES,
     )
     def post(self, request: Request) -> Response:
         data = validated(serializers.LoginSerializer, request.data)

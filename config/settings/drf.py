@@ -45,7 +45,40 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Operations are described by their extend_schema or their action's docstring, never by a view's.
+    "GET_LIB_DOC_EXCLUDES": "core.api.schema_docstring_excludes",
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
+    "TAGS": [
+        {
+            "name": "auth",
+            "description": "Accounts and sessions: register, sign in (`login`, `username` or `email` + "
+            "password) for a short-lived access token (`Authorization: Bearer`) and a single-use refresh "
+            "token, refresh, sign out here or everywhere, the own profile (`ETag`/`If-Match`), password "
+            "change and reset by e-mail, the own token usage.",
+        },
+        {
+            "name": "explore",
+            "description": "The public catalogue of published models: filters, ordering, page numbers "
+            "with totals, full-text search (`q`, ranked, with highlighted snippets and a fallback on "
+            "similar names for typos), a model by id or Ollama name, tags with their model counts.",
+        },
+        {
+            "name": "conversations",
+            "description": "The caller's own data (another user's is a 404): folders (nested, moved, "
+            "deleted to the trash with what they hold), conversations with a published model, chat "
+            "(`POST …/messages/`, streamed as Server-Sent Events with `stream=true`), the branch "
+            "history, regenerated answers and branch switching, feedback and notes on answers, "
+            "attachments (PDF, DOCX, Markdown, text), search across prompts and answers (`q`), export, "
+            "the trash and token usage. Lists are cursor-paginated; updates honour `If-Match`.",
+        },
+        {
+            "name": "admin",
+            "description": "The staff API, for the Admin role: users and roles, the model catalogue "
+            "and its tags, system messages, models in Ollama and pulls, the audit trail, usage "
+            "statistics and the database's health. Lists have page numbers with totals, except the "
+            "audit trail (a cursor).",
+        },
+    ],
     # Several models have a `status` with its own choices: name each set.
     "ENUM_NAME_OVERRIDES": {
         "ModelPullStatusEnum": "admin_app.models.PullStatus",

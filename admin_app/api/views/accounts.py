@@ -144,6 +144,7 @@ class UserAdminViewSet(AdminViewSet):
 
 @extend_schema_view(
     list=extend_schema(summary="List roles with how many users hold each"),
+    retrieve=extend_schema(summary="A role with how many users hold it"),
     create=extend_schema(
         summary="Create a role", request=RoleCreateSerializer, responses={201: RoleSerializer}
     ),

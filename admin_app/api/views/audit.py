@@ -12,7 +12,10 @@ from admin_app.selectors import audit_event_list
 from core.pagination import CursorPagination
 
 
-@extend_schema_view(list=extend_schema(summary="The audit trail, newest first, with filters"))
+@extend_schema_view(
+    list=extend_schema(summary="The audit trail, newest first, with filters"),
+    retrieve=extend_schema(summary="One audit event with the fields it changed"),
+)
 class AuditEventViewSet(AdminViewSet):
     serializer_class = AuditEventSerializer
     filterset_class = AuditEventFilter

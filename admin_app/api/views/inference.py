@@ -148,7 +148,6 @@ class ModelPullEventsView(AsyncAPIView):
     permission_classes = [IsAdminRole]
 
     @extend_schema(
-        operation_id="admin_inference_pulls_events",
         summary="Progress of a model pull as Server-Sent Events",
         description=PULL_EVENTS_DESCRIPTION,
         responses={

@@ -6,7 +6,13 @@ from django.db.models import QuerySet
 from django.utils.http import content_disposition_header
 from django.utils.text import slugify
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.renderers import JSONRenderer
@@ -29,13 +35,69 @@ from conversations_app.selectors import (
     usage_by_model_and_day,
     usage_totals,
 )
-from core.api import IF_MATCH, NO_CONTENT, ResourceViewSet
+from core.api import IF_MATCH, NO_CONTENT, ResourceViewSet, error_example
+from core.schema import ERROR_DESCRIPTIONS, ErrorSerializer
+
+CONVERSATION_EXAMPLE = {
+    "id": "0192f0c4-4a1b-7d2c-9e3f-5a6b7c8d9e01",
+    "title": "Trip planning",
+    "folder": None,
+    "model": "0192f0c4-1111-7222-8333-444455556666",
+    "model_name": "llama3.2:3b",
+    "system_prompt": "Answer in French.",
+    "system_message": None,
+    "default_options": {"temperature": 0.2},
+    "is_pinned": True,
+    "is_archived": False,
+    "current_exchange": "0192f0c4-5d2e-7b3a-8c41-2f6a9e0d1b22",
+    "message_count": 4,
+    "prompt_tokens": 312,
+    "completion_tokens": 1024,
+    "last_message_at": "2025-03-01T09:30:00Z",
+    "version": 5,
+    "created_at": "2025-03-01T09:00:00Z",
+    "updated_at": "2025-03-01T09:30:00Z",
+}
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List your conversations, most recently active first"),
+    list=extend_schema(
+        summary="List your conversations, most recently active first",
+        examples=[
+            OpenApiExample(
+                "A page",
+                description="Pages follow `next` and `previous`, opaque cursor links.",
+                value=CONVERSATION_EXAMPLE,
+                response_only=True,
+            )
+        ],
+    ),
     retrieve=extend_schema(summary="A conversation"),
-    create=extend_schema(summary="Start a conversation", responses={201: ConversationSerializer}),
+    create=extend_schema(
+        summary="Start a conversation",
+        responses={
+            201: ConversationSerializer,
+            400: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[400]),
+        },
+        examples=[
+            OpenApiExample(
+                "Model by its Ollama name",
+                value={
+                    "model": "llama3.2:3b",
+                    "title": "Trip planning",
+                    "system_prompt": "Answer in French.",
+                },
+                request_only=True,
+            ),
+            OpenApiExample("Created", value=CONVERSATION_EXAMPLE, response_only=True, status_codes=[201]),
+            error_example(
+                400,
+                "invalid",
+                "This model is not available.",
+                {"model": ["No published model with this id or name."]},
+            ),
+        ],
+    ),
     partial_update=extend_schema(
         summary="Change a conversation (title, system prompt, options, pin, archive, folder, model)",
         parameters=[IF_MATCH],
