@@ -12,6 +12,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
@@ -29,7 +30,8 @@ from admin_app.models import AuditEvent, ModelPull
 from admin_app.services import inference
 from config.asgi import application
 from config.celery import app as celery_app
-from conversations_app.models import Attachment, Conversation, Prompt
+from conversations_app.models import AIResponse, Attachment, Conversation, Prompt
+from conversations_app.services import chat as chat_services
 from conversations_app.tasks import queue_pending_attachments
 from core.cache import outage as cache_outage
 from core.exceptions import database_outage
@@ -37,7 +39,9 @@ from core.permissions import ADMIN_ROLE
 from core.queue import broker_outage, require_task_queue
 from explore_app.api.throttles import ExploreRateThrottle
 from tests.auth_app.factories import DEFAULT_PASSWORD, UserFactory
+from tests.conversations_app.chat_client import post_stream
 from tests.conversations_app.factories import ConversationFactory
+from tests.fakes.ollama import DEFAULT_REPLY
 from tests.fakes.outages import RedisServer, TcpProxy
 from tests.models_app.factories import AIModelFactory, TagFactory
 
@@ -481,3 +485,43 @@ def test_the_django_admin_answers_503_not_500_while_postgresql_is_unreachable(po
     assert "database is unavailable" in response.text
     assert seconds < UNAVAILABLE_WITHIN
     postgresql_proxy.start()
+
+
+def test_postgresql_going_away_while_an_answer_streams_keeps_the_answer_once_it_is_back(
+    postgresql_proxy, fake_ollama
+):
+    # given: an answer streaming slowly
+    user = UserFactory()
+    conversation = ConversationFactory(owner=user)
+    fake_ollama.add_model(conversation.model_name)
+    fake_ollama.token_delay = 0.1
+    connections["default"].close()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        streamed = pool.submit(
+            post_stream,
+            f"/api/v1/conversations/{conversation.pk}/messages/",
+            user,
+            {"content": "Tell me", "stream": True},
+        )
+        deadline = time.monotonic() + 15
+        while not fake_ollama.chat_requests:
+            assert time.monotonic() < deadline, "the answer never started"
+            time.sleep(0.02)
+
+        # when: PostgreSQL goes away mid-answer, and comes back once the answer could not be stored
+        postgresql_proxy.stop()
+        while not chat_services._PENDING_RECORDINGS:
+            assert time.monotonic() < deadline + 15, "the answer's end was never attempted"
+            time.sleep(0.02)
+        postgresql_proxy.start()
+        result = streamed.result(timeout=60)
+
+    # then: the client was told at once, with every token it had been sent
+    assert result.status_code == 200
+    assert result.names()[-1] == "error"
+    assert result.events[-1].data["code"] == "database_unavailable"
+    assert result.text() == "".join(DEFAULT_REPLY)
+    # and the answer was stored whole once the database was back: nothing left `streaming`
+    response = AIResponse.objects.get()
+    assert (response.status, response.content) == ("complete", "".join(DEFAULT_REPLY))
+    assert Prompt.objects.get().content == "Tell me"
