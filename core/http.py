@@ -14,10 +14,10 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBadRequest, HttpResponseBase, JsonResponse
 from django.middleware import common
 from django.urls import is_valid_path
+from django.utils.deprecation import MiddlewareMixin
 from rest_framework.throttling import BaseThrottle
 
 from core.exceptions import error_body
@@ -68,26 +68,12 @@ class CommonMiddleware(common.CommonMiddleware):
         return response
 
 
-class UnstorableURLMiddleware:
+class UnstorableURLMiddleware(MiddlewareMixin):
     """Refuse a URL whose path or query string holds a NUL character (`%00`) with a 400: the error
     shape for the API, Django's plain 400 elsewhere (the Django admin)."""
 
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response) -> None:
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
-
-    def __call__(self, request: HttpRequest):
-        if self.is_async:
-            return self.__acall__(request)
-        return self.refusal(request) or self.get_response(request)
-
-    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
-        return self.refusal(request) or await self.get_response(request)
+    def process_request(self, request: HttpRequest) -> HttpResponseBase | None:
+        return self.refusal(request)
 
     @staticmethod
     def refusal(request: HttpRequest) -> HttpResponseBase | None:
