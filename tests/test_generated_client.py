@@ -1,6 +1,7 @@
 """Clients generated from the OpenAPI schema work: the Python client of `openapi-python-client` (the
 generator Python integrators reach for first) imports, every module of it, and registers, signs in
-and starts a conversation against the API served on loopback.
+and starts a conversation against the API served on loopback; the TypeScript types of
+`openapi-typescript` compile with `tsc` (clients/typescript, when node and npm are installed).
 
 The schema must give each operation one request media type (JSON, or multipart where a file is
 uploaded): with two, the generator writes modules that fail at import.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import importlib
 import json
 import pkgutil
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,6 +28,7 @@ from tests.models_app.factories import AIModelFactory
 
 GENERATOR = Path(sys.executable).with_name("openapi-python-client")
 PACKAGE = "ollamanet_client"
+TYPESCRIPT = Path(__file__).resolve().parent.parent / "clients" / "typescript"
 
 
 def schema_document(directory: Path) -> dict:
@@ -147,3 +150,35 @@ def test_the_generated_client_registers_signs_in_and_starts_a_conversation(gener
     assert [str(item.id) for item in listed.results] == [str(conversation.id)]
     stored = Conversation.objects.get(pk=conversation.id)
     assert stored.owner == User.objects.get(username="ada")
+
+
+def run(command: list[str], cwd: Path) -> None:
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_typescript_types_generated_from_the_schema_compile(tmp_path, db):
+    npm = shutil.which("npm")
+    if shutil.which("node") is None or npm is None:
+        pytest.skip("node and npm are not installed: the TypeScript types are not checked")
+    bin_dir = TYPESCRIPT / "node_modules" / ".bin"
+    if not (bin_dir / "tsc").exists() or not (bin_dir / "openapi-typescript").exists():
+        run([npm, "ci", "--no-audit", "--no-fund"], cwd=TYPESCRIPT)
+    # given: the generated types beside code that uses them, as a front end would
+    schema_document(tmp_path)
+    for name in ("usage.ts", "tsconfig.json"):
+        shutil.copy(TYPESCRIPT / name, tmp_path / name)
+
+    # when / then
+    run(
+        [
+            str(bin_dir / "openapi-typescript"),
+            str(tmp_path / "schema.json"),
+            "--default-non-nullable",
+            "false",  # a field with a default is optional in a request
+            "-o",
+            str(tmp_path / "schema.d.ts"),
+        ],
+        cwd=tmp_path,
+    )
+    run([str(bin_dir / "tsc"), "-p", str(tmp_path / "tsconfig.json")], cwd=tmp_path)
