@@ -51,7 +51,7 @@ class CursorPagination(pagination.CursorPagination):
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = 100
-    ordering = ("-created_at", "-id")
+    ordering: str | list[str] | tuple[str, ...] = ("-created_at", "-id")
 
     def paginate_queryset(self, queryset, request, view=None):
         ordering = self.get_ordering(request, queryset, view)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 from django.db import models
 
 
@@ -11,11 +13,11 @@ class SoftDeleteQuerySet(models.QuerySet):
     `delete()` keeps its Django meaning (a hard delete); soft deletion is an explicit service.
     """
 
-    def alive(self) -> SoftDeleteQuerySet:
+    def alive(self) -> Self:
         """Rows that are not soft-deleted."""
         return self.filter(deleted_at__isnull=True)
 
-    def dead(self) -> SoftDeleteQuerySet:
+    def dead(self) -> Self:
         """Rows that are soft-deleted (the trash)."""
         return self.filter(deleted_at__isnull=False)
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, ClassVar
+
 from django.contrib import admin
 from django.contrib.postgres.search import SearchQuery
 from django.db import transaction
 from django.db.models.functions import Substr
+from django.http import HttpRequest
 
 from core.admin import preview
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise  # a development dependency
 
 PREVIEW_CHARS = 80
 NARROW_PREVIEW_CHARS = 50  # where two previews share a row of the list
@@ -16,6 +22,13 @@ NARROW_PREVIEW_CHARS = 50  # where two previews share a row of the list
 class PurgeMixin:
     """A superuser's permanent delete goes through the purge service (files, rows the collector does
     not see), moving an alive row to the trash first."""
+
+    if TYPE_CHECKING:  # provided by the SoftDeleteAdmin this is mixed into, and by each admin
+        model: Any
+
+        def soft_delete_object(self, request: HttpRequest, obj: Any) -> None: ...
+
+        def purge_object(self, request: HttpRequest, obj: Any) -> None: ...
 
     def delete_model(self, request, obj) -> None:
         with transaction.atomic():
@@ -35,8 +48,11 @@ class PurgeMixin:
 class FullTextSearchMixin:
     """Search the message text through its generated `search_vector` (GIN index), not `ILIKE`."""
 
-    search_fields = ("content",)
-    search_help_text = 'Full-text search of the message (words, "phrases", -excluded).'
+    # Typed as ModelAdmin's, which this is mixed into.
+    search_fields: ClassVar[list[str] | tuple[str, ...]] = ("content",)
+    search_help_text: ClassVar[StrOrPromise | None] = (
+        'Full-text search of the message (words, "phrases", -excluded).'
+    )
 
     def get_search_results(self, request, queryset, search_term: str):
         if not search_term.strip():

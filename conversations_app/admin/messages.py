@@ -59,11 +59,11 @@ class ExchangeAdmin(MessageRecordAdmin):
 
     @admin.display(description="prompt")
     def prompt_preview(self, obj: ConversationPromptResponse) -> str:
-        return preview(obj.prompt_start, PREVIEW_CHARS)
+        return preview(obj.prompt_start, PREVIEW_CHARS)  # type: ignore[attr-defined]  # get_queryset annotates
 
     @admin.display(description="answer status", ordering="response__status")
     def response_status(self, obj: ConversationPromptResponse) -> str:
-        return AIResponse.Status(obj.response_state).label
+        return AIResponse.Status(obj.response_state).label  # type: ignore[attr-defined]  # get_queryset annotates
 
     @admin.display(description="prompt text")
     def prompt_text(self, obj: ConversationPromptResponse) -> str:

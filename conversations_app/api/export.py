@@ -63,7 +63,7 @@ class _AttachmentExportSerializer(serializers.ModelSerializer):
 
 class _ExchangeExportSerializer(serializers.Serializer):
     id = serializers.UUIDField()
-    parent = serializers.UUIDField(source="parent_id", allow_null=True)
+    parent = serializers.UUIDField(source="parent_id", allow_null=True)  # type: ignore[assignment]  # a field, not Field.parent
     position = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     prompt = PromptOutSerializer()

@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -501,7 +501,7 @@ class ExchangeRelay:
         except (OperationalError, InterfaceError) as exc:
             logger.warning("heartbeat of answer %s not stored: %s", self.exchange.response_id, exc)
 
-    async def tokens(self) -> AsyncIterator[str]:
+    async def tokens(self) -> AsyncGenerator[str, None]:
         final: dict[str, Any] = {}
         try:
             async for chunk in self._stream:

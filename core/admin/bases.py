@@ -35,7 +35,7 @@ class BaseModelAdmin(AdminRoleAccessMixin, admin.ModelAdmin):
     edits through `update_fields` / `versioned_update`, foreign keys that accept soft-deleted
     targets already on the row (Django's form field would refuse them)."""
 
-    form = AdminModelForm
+    form: type[forms.ModelForm] = AdminModelForm
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def record_fields(self) -> tuple[str, ...]:
@@ -127,7 +127,7 @@ class SoftDeleteAdmin(BaseModelAdmin):
     read-only, says it is in the trash and offers to restore it.
     """
 
-    actions = ("delete_selected", "restore_selected", "hard_delete_selected")
+    actions: tuple[str, ...] = ("delete_selected", "restore_selected", "hard_delete_selected")
 
     def soft_delete_object(self, request: HttpRequest, obj: Any) -> None:
         core_services.soft_delete(obj)

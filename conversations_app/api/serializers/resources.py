@@ -35,18 +35,20 @@ class TrashedFolderSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+# A declared field named `parent` shadows `Field.parent` only for the type checker (the serializer
+# metaclass collects declared fields).
 class FolderCreateSerializer(StrictKeysMixin, serializers.Serializer):
     name = serializers.CharField(max_length=255)
-    parent = serializers.UUIDField(source="parent_id", required=False, allow_null=True, default=None)
+    parent = serializers.UUIDField(source="parent_id", required=False, allow_null=True, default=None)  # type: ignore[assignment]
 
 
 class FolderUpdateSerializer(StrictKeysMixin, serializers.Serializer):
     name = serializers.CharField(max_length=255, required=False)
-    parent = serializers.UUIDField(source="parent_id", required=False, allow_null=True)
+    parent = serializers.UUIDField(source="parent_id", required=False, allow_null=True)  # type: ignore[assignment]
 
 
 class FolderMoveSerializer(StrictKeysMixin, serializers.Serializer):
-    parent = serializers.UUIDField(source="parent_id", allow_null=True, help_text="null: the top level")
+    parent = serializers.UUIDField(source="parent_id", allow_null=True, help_text="null: the top level")  # type: ignore[assignment]
 
 
 # --- Conversations ---------------------------------------------------------------------------------------
@@ -55,7 +57,7 @@ class FolderMoveSerializer(StrictKeysMixin, serializers.Serializer):
 class ConversationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Conversation
-        fields = (
+        fields: tuple[str, ...] = (
             "id",
             "title",
             "folder",
@@ -75,7 +77,7 @@ class ConversationSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         )
-        read_only_fields = fields
+        read_only_fields: tuple[str, ...] = fields
 
 
 class TrashedConversationSerializer(ConversationSerializer):
@@ -197,7 +199,7 @@ class AttachmentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Attachment
-        fields = (
+        fields: tuple[str, ...] = (
             "id",
             "conversation",
             "original_name",
@@ -209,7 +211,7 @@ class AttachmentSerializer(serializers.ModelSerializer):
             "download_url",
             "created_at",
         )
-        read_only_fields = fields
+        read_only_fields: tuple[str, ...] = fields
 
     def get_download_url(self, attachment: Attachment) -> str:
         request = self.context.get("request")
