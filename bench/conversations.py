@@ -30,6 +30,7 @@ import django
 django.setup()
 
 import psycopg  # noqa: E402
+from _floor import BRANCH_SQL  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
@@ -102,40 +103,6 @@ def seed_branch(conversation, length: int):
     return exchanges
 
 
-RAW_BRANCH_SQL = """
-    WITH RECURSIVE ancestry(id, parent_id) AS (
-        SELECT id, parent_id FROM conversations_app_conversationpromptresponse
-        WHERE id = %(leaf)s AND deleted_at IS NULL
-        UNION ALL
-        SELECT e.id, e.parent_id FROM conversations_app_conversationpromptresponse e
-        JOIN ancestry a ON e.id = a.parent_id WHERE e.deleted_at IS NULL
-    )
-    SELECT e.id, e.conversation_id, e.parent_id, e.position, e.created_at,
-           p.id AS prompt_id, p.content AS prompt_content, p.options, p.token_count,
-           p.created_at AS prompt_created_at,
-           r.id AS response_id, r.content, r.model_name, r.status, r.done_reason, r.error,
-           r.total_duration, r.load_duration, r.prompt_eval_count, r.prompt_eval_duration,
-           r.eval_count, r.eval_duration, r.created_at AS response_created_at, r.completed_at,
-           (SELECT json_build_object('id', f.id, 'rating', f.rating, 'reason', f.reason,
-                                     'comment', f.comment)
-              FROM conversations_app_feedback f
-             WHERE f.response_id = r.id AND f.user_id = %(user)s AND f.deleted_at IS NULL LIMIT 1)
-             AS feedback,
-           (SELECT count(*) FROM conversations_app_note n
-             WHERE n.response_id = r.id AND n.owner_id = %(user)s AND n.deleted_at IS NULL) AS note_count,
-           ARRAY(SELECT s.id FROM conversations_app_conversationpromptresponse s
-                  WHERE s.conversation_id = e.conversation_id AND s.position = e.position
-                    AND (s.parent_id = e.parent_id OR s.position = 0) AND s.deleted_at IS NULL
-                  ORDER BY s.created_at, s.id) AS sibling_ids
-      FROM conversations_app_conversationpromptresponse e
-      JOIN conversations_app_prompt p ON p.id = e.prompt_id
-      JOIN conversations_app_airesponse r ON r.id = e.response_id
-     WHERE e.id IN (SELECT id FROM ancestry)
-     ORDER BY e.position
-     LIMIT 201
-"""
-
-
 def bench_branch_read() -> dict[str, float]:
     """(a) 200 exchanges through the API vs raw psycopg + json.dumps."""
     from tests.conversations_app.factories import ConversationFactory
@@ -168,9 +135,8 @@ def bench_branch_read() -> dict[str, float]:
     )
 
     def raw_rows() -> None:
-        rows = raw.execute(
-            RAW_BRANCH_SQL, {"leaf": conversation.current_exchange_id, "user": user.pk}
-        ).fetchall()
+        params = {"leaf": conversation.current_exchange_id, "user": user.pk, "limit": BRANCH_LENGTH + 1}
+        rows = raw.execute(BRANCH_SQL, params).fetchall()
         assert len(rows) == BRANCH_LENGTH
         json.dumps(rows, default=str)
 

@@ -28,6 +28,7 @@ import django
 
 django.setup()
 
+from _text import QUERIES, sentence, zipf_weights  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
@@ -39,53 +40,12 @@ OTHER_USERS = 4
 RUNS_PER_QUERY = 25
 PAGE = 20
 
-# Topic words people chat about; position in the list sets the Zipf frequency (first = most common).
-WORDS = """
-python data model function error code file table query database server request response user
-test value list string number time image network memory cache index search page client session
-design project budget meeting report customer market price product team strategy contract
-recipe garden travel flight hotel museum history poem novel music guitar piano painting camera
-physics chemistry biology protein enzyme molecule energy planet orbit galaxy telescope comet
-kubernetes docker terraform ansible nginx postgres redis celery django flask fastapi react vue
-mortgage pension insurance invoice taxation dividend inflation recession currency bitcoin
-marathon cycling swimming yoga nutrition vitamin allergy vaccine diagnosis symptom therapy
-volcano glacier monsoon tornado earthquake hurricane drought wildfire tsunami avalanche
-sonnet haiku limerick ballad opera symphony sonata fugue concerto madrigal
-quasar pulsar nebula supernova magnetar exoplanet asteroid meteorite aurora eclipse
-""".split()  # noqa: SIM905 - a word list reads better as text
-FILLER = (  # noqa: SIM905
-    "the a of to and in is it that for on with as be this are by can you how what why when "
-    "please explain show me about tell would could should example step first then also more"
-).split()
-QUERIES = [
-    ("common word", "python"),
-    ("common word", "error"),
-    ("common word", "database"),
-    ("medium word", "recipe"),
-    ("medium word", "telescope"),
-    ("rare word", "quasar"),
-    ("rare word", "madrigal"),
-    ("two words", "python error"),
-    ("two words", "docker nginx"),
-    ("phrase", '"data model"'),
-    ("or", "comet or asteroid"),
-    ("exclusion", "python -django"),
-]
-
-
-def sentence(rng: random.Random, weights: list[float], length: int) -> str:
-    """`length` words, about one in five a topic word (Zipf-weighted), the rest everyday filler."""
-    topics = max(1, length // 5)
-    words = rng.choices(WORDS, weights=weights, k=topics) + rng.choices(FILLER, k=length - topics)
-    rng.shuffle(words)
-    return " ".join(words).capitalize() + "."
-
 
 def seed(*, owner, model, messages: int, rng: random.Random) -> None:
     """`messages` messages (half prompts, half answers) in branches of EXCHANGES_PER_CONVERSATION."""
     from conversations_app.models import AIResponse, Conversation, ConversationPromptResponse, Prompt
 
-    weights = [1 / (rank + 10) for rank in range(len(WORDS))]
+    weights = zipf_weights()
     exchanges = messages // 2
     now = timezone.now()
     for start in range(0, exchanges, EXCHANGES_PER_CONVERSATION):

@@ -230,7 +230,7 @@ cmd_bench() {
   # Benchmarks use databases of their own beside the development one; results go to docs/BENCHMARKS.md.
   bootstrap
   export DJANGO_SETTINGS_MODULE=config.settings.test
-  for script in bench/*.py; do
+  for script in bench/[!_]*.py; do  # bench/_*.py are shared modules
     log "$script"
     "$PY" "$script"
   done
