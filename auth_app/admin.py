@@ -58,7 +58,7 @@ ADMIN_LOCK_MINUTES = 15
 class UserCreationForm(WholeRowConstraintsMixin, AdminUserCreationForm):
     """New account: username, e-mail, display name and a password (or none, to sign in otherwise)."""
 
-    class Meta(AdminUserCreationForm.Meta):
+    class Meta(AdminUserCreationForm.Meta):  # type: ignore[name-defined]  # the stubs lack Meta
         model = User
         fields = ("username", "email", "display_name")
         field_classes = {"username": UsernameField}
@@ -68,7 +68,7 @@ class UserCreationForm(WholeRowConstraintsMixin, AdminUserCreationForm):
 
 
 class UserChangeForm(WholeRowConstraintsMixin, DjangoUserChangeForm):
-    class Meta(DjangoUserChangeForm.Meta):
+    class Meta(DjangoUserChangeForm.Meta):  # type: ignore[name-defined]  # the stubs lack Meta
         model = User
         fields = "__all__"
         field_classes = {"username": UsernameField}
@@ -82,7 +82,8 @@ class PasswordChangeForm(AdminPasswordChangeForm):
     account out everywhere, like a password change by its owner."""
 
     def save(self, commit: bool = True):
-        user = self.set_password_and_save(self.user, commit=False)
+        # Django's AdminPasswordChangeForm has SetPasswordMixin's method; its stubs do not.
+        user = self.set_password_and_save(self.user, commit=False)  # type: ignore[attr-defined]
         if commit:
             with transaction.atomic():
                 core_services.versioned_update(user, fields={"password": user.password})
@@ -313,7 +314,7 @@ class RoleAdmin(BaseModelAdmin, DjangoGroupAdmin):
 
     @admin.display(description="members", ordering="member_count")
     def member_count(self, obj: Group) -> int:
-        return obj.member_count
+        return obj.member_count  # type: ignore[attr-defined]  # get_queryset annotates it
 
     def has_delete_permission(self, request, obj=None) -> bool:
         if not super().has_delete_permission(request, obj):

@@ -15,6 +15,7 @@ from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 from rest_framework import serializers, status, viewsets
+from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -116,7 +117,7 @@ class ResourceViewSet(viewsets.GenericViewSet):
 
     serializer_class: type[serializers.ModelSerializer[Any]]
     input_serializer_classes: dict[str, type[serializers.Serializer]] = {}
-    pagination_class = CursorPagination
+    pagination_class: type[BasePagination] | None = CursorPagination
     lookup_value_converter = "uuid"
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 

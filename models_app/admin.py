@@ -29,7 +29,7 @@ class CatalogueHardDeleteMixin:
 
     def delete_queryset(self, request, queryset) -> None:
         model_ids = self._affected_model_ids(queryset)
-        super().delete_queryset(request, queryset)
+        super().delete_queryset(request, queryset)  # type: ignore[misc]  # a ModelAdmin mixin
         if model_ids:
             services.refresh_tag_names(model_ids)
         catalogue_cache.invalidate_on_commit()
@@ -86,7 +86,7 @@ class TagAdmin(CatalogueHardDeleteMixin, SoftDeleteAdmin):
 
     @admin.display(description="models", ordering="model_count")
     def model_count(self, obj: Tag) -> int:
-        return obj.model_count
+        return obj.model_count  # type: ignore[attr-defined]  # get_queryset annotates it
 
 
 class ModelTagInline(InlineAdminRoleAccessMixin, admin.TabularInline):

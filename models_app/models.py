@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
@@ -105,7 +107,9 @@ class AIModel(BaseModel, SoftDeleteModel, VersionedModel):
     )
     install_progress = models.PositiveSmallIntegerField(default=0, help_text="Percent of the last pull")
     install_error = models.TextField(blank=True, default="")
-    tags = models.ManyToManyField(Tag, through="ModelTag", related_name="ai_models", blank=True)
+    tags: models.ManyToManyField[Tag, ModelTag] = models.ManyToManyField(
+        Tag, through="ModelTag", related_name="ai_models", blank=True
+    )
     tag_names = models.TextField(
         blank=True,
         default="",
@@ -128,8 +132,8 @@ class AIModel(BaseModel, SoftDeleteModel, VersionedModel):
         db_persist=True,
     )
 
-    objects = AIModelManager()
-    all_objects = AllAIModelsManager()
+    objects: ClassVar[AIModelManager] = AIModelManager()
+    all_objects: ClassVar[AllAIModelsManager] = AllAIModelsManager()
 
     class Meta:
         verbose_name = "AI model"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 from core.querysets import AliveManager, AllObjectsManager, SoftDeleteQuerySet
 
 
 class AIModelQuerySet(SoftDeleteQuerySet):
-    def published(self) -> AIModelQuerySet:
+    def published(self) -> Self:
         """Alive models that are published (visible in Explore and selectable for chat)."""
         return self.alive().filter(is_active=True)
 

@@ -144,6 +144,7 @@ def aimodel_search_published(
     base = _filtered(AIModel.objects.published(), filters)
     tsquery = aimodel_search_query(text)
     fulltext = base.filter(search_vector=tsquery)
+    queryset: QuerySet[AIModel]  # annotated with `rank` and `search_headline`
     if fulltext.exists():
         queryset = fulltext.annotate(
             rank=SearchRank(F("search_vector"), tsquery),

@@ -75,7 +75,7 @@ class ProfileSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = User
-        fields = (
+        fields: tuple[str, ...] = (
             "id",
             "username",
             "email",
@@ -89,7 +89,7 @@ class ProfileSerializer(serializers.ModelSerializer):
             "updated_at",
             "version",
         )
-        read_only_fields = fields
+        read_only_fields: tuple[str, ...] = fields
 
 
 class TokenPairSerializer(serializers.Serializer):

@@ -202,7 +202,11 @@ def user_profile_update(
     if not values:
         core_services.ensure_version(user, expected_version)
         return user
-    identity = {"username": values.get("username"), "email": values.get("email"), "exclude_id": user.pk}
+    identity: dict[str, Any] = {
+        "username": values.get("username"),
+        "email": values.get("email"),
+        "exclude_id": user.pk,
+    }
     conflicts = selectors.user_identity_conflicts(**identity)
     if conflicts:
         raise ValidationFailed(fields=conflicts)

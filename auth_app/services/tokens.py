@@ -73,7 +73,7 @@ def refresh_token_rotate(*, refresh: str) -> TokenPair:
         if outstanding is None or BlacklistedToken.objects.filter(token=outstanding).exists():
             raise InvalidRefreshToken()
         user = selectors.user_get_alive(user_id=outstanding.user_id)
-        if not user_authentication_rule(user):
+        if user is None or not user_authentication_rule(user):
             raise InvalidRefreshToken()
         BlacklistedToken.objects.create(token=outstanding)
         return token_pair_issue(user=user)

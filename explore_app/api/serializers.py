@@ -104,7 +104,7 @@ class ExploreModelSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AIModel
-        fields = (
+        fields: tuple[str, ...] = (
             "id",
             "name",
             "description",
