@@ -101,7 +101,7 @@ def attach_subjects(events: list[AuditEvent]) -> None:
                 wanted[model].add(model._meta.pk.to_python(event.target_id))
         if event.actor_id is not None:
             wanted[User].add(event.actor_id)
-    found: dict[tuple[type[models.Model], str], models.Model] = {}
+    found: dict[tuple[type[models.Model] | None, str], models.Model] = {}
     for model, ids in wanted.items():
         related = admin.site._registry[model].list_select_related
         rows = model._base_manager.filter(pk__in=ids)  # trashed rows still have a page
@@ -179,7 +179,7 @@ class AuditEventAdmin(ViewOnlyAdminMixin, LargeTableAdminMixin, BaseModelAdmin):
     @admin.display(description="target")
     def target_link(self, obj: AuditEvent) -> str:
         model = admin_model_for(obj.target_type)
-        if obj.target_obj is not None:
+        if model is not None and obj.target_obj is not None:
             label = preview(str(obj.target_obj), 60)
             return format_html(
                 "{} {}", capfirst(model._meta.verbose_name), change_link(obj.target_obj, label)

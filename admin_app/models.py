@@ -53,6 +53,10 @@ class AuditEvent(models.Model):
     request_id = models.CharField(max_length=64, blank=True, default="")
     ip_address = models.GenericIPAddressField(null=True, blank=True)
 
+    # Not columns: the rows the event names, set by the audit admin on the events it shows.
+    target_obj: models.Model | None
+    actor_obj: models.Model | None
+
     class Meta:
         ordering = ("-created_at", "-id")
         constraints = [models.CheckConstraint(condition=~Q(action=""), name="admin_audit_action_not_blank")]

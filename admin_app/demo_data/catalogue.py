@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import models
 from django.db.models import F, Q
@@ -21,6 +21,8 @@ LARGE_MODEL_PARAMETERS = 30_000_000_000
 GGUF_FILE_TYPES = {"F16": 1, "Q4_0": 2, "Q8_0": 7, "Q4_K_M": 15}
 GGUF_QUANTIZATION_VERSION = 2
 
+M = TypeVar("M", bound=models.Model)
+
 
 def _existing_by_key(queryset: models.QuerySet, *key_fields: str) -> dict[str, Any]:
     """Rows of `queryset` (alive or in the trash) by each of their lower-cased `key_fields`; an
@@ -32,7 +34,7 @@ def _existing_by_key(queryset: models.QuerySet, *key_fields: str) -> dict[str, A
     return found
 
 
-def _validated(instance: models.Model) -> models.Model:
+def _validated(instance: M) -> M:
     """Field-level checks of a row built from the data file (the database checks the rest)."""
     instance.full_clean(validate_unique=False, validate_constraints=False)
     return instance

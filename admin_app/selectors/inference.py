@@ -39,7 +39,7 @@ def ollama_model_list() -> list[InstalledModel]:
             size=entry.get("size") if isinstance(entry.get("size"), int) else None,
             digest=str(entry.get("digest") or ""),
             modified_at=str(entry.get("modified_at") or ""),
-            details=entry.get("details") if isinstance(entry.get("details"), dict) else {},
+            details=details if isinstance(details := entry.get("details"), dict) else {},
             catalogue=catalogue.get(str(entry["name"]).lower()),
         )
         for entry in entries

@@ -11,6 +11,8 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from django.db import models
+
 from core.ollama import OllamaClient
 from models_app import services as catalogue
 from models_app.models import AIModel, InstallStatus, ModelType, size_label
@@ -29,7 +31,8 @@ def _text(value: Any, field_name: str) -> str:
     if isinstance(value, list):
         value = "\n\n".join(str(item) for item in value)
     text = "" if value is None else str(value)
-    max_length = AIModel._meta.get_field(field_name).max_length
+    field = AIModel._meta.get_field(field_name)
+    max_length = field.max_length if isinstance(field, models.Field) else None
     return text[:max_length] if max_length else text
 
 

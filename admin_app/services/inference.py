@@ -144,7 +144,9 @@ def _enqueue_on_commit(pull: ModelPull) -> None:
 
 def _record_installed(model_name: str, listing: Mapping[str, Any], requested_by: Any) -> ModelPull:
     """Ollama has the model already: a pull that is done the moment it is asked for."""
-    size = listing.get("size") if isinstance(listing.get("size"), int) else 0
+    size = listing.get("size")
+    if not isinstance(size, int):
+        size = 0
     now = timezone.now()
     with transaction.atomic():
         pull = ModelPull.objects.create(
@@ -177,6 +179,7 @@ def model_pull_request(*, model_name: str, requested_by: Any = None) -> PullRequ
     """
     model_name = normalise_model_name(model_name)
     longest = ModelPull._meta.get_field("model_name").max_length
+    assert longest is not None  # a CharField's
     if not model_name or len(model_name) > longest:
         raise ValidationFailed(fields={"model": [f"A model name has 1 to {longest} characters."]})
     active = _active_pull(model_name)

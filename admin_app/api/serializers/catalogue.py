@@ -68,7 +68,7 @@ class AdminModelListSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AIModel
-        fields = (
+        fields: tuple[str, ...] = (
             "id",
             "name",
             "description",
@@ -92,7 +92,7 @@ class AdminModelListSerializer(serializers.ModelSerializer):
             "deleted_at",
             "version",
         )
-        read_only_fields = fields
+        read_only_fields: tuple[str, ...] = fields
 
 
 class AdminModelSerializer(AdminModelListSerializer):

@@ -6,6 +6,8 @@ service changed (see core.audit).
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -30,7 +32,7 @@ from core.api import IF_MATCH, NO_CONTENT
 
 # --- users -------------------------------------------------------------------------------------------
 
-USER_ACTION = {"parameters": [IF_MATCH], "request": None, "responses": AdminUserSerializer}
+USER_ACTION: dict[str, Any] = {"parameters": [IF_MATCH], "request": None, "responses": AdminUserSerializer}
 
 
 @extend_schema_view(
