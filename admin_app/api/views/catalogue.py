@@ -52,7 +52,7 @@ def _model_action(summary: str, request: Any = None, responses: Any = AdminModel
     ),
     retrieve=extend_schema(summary="A catalogue model (deleted ones too)"),
     create=extend_schema(summary="Add a model to the catalogue", responses={201: AdminModelSerializer}),
-    partial_update=_model_action("Change a model's attributes"),
+    partial_update=_model_action("Change a model's attributes", AIModelUpdateSerializer),
     destroy=extend_schema(
         summary="Delete a model (to the trash)", parameters=[IF_MATCH], responses=NO_CONTENT
     ),
