@@ -12,4 +12,8 @@ from django.conf import settings  # noqa: E402 - settings are configured by get_
 
 from core.asgi import BodySizeLimitMiddleware  # noqa: E402
 
-application = BodySizeLimitMiddleware(django_application, max_bytes=settings.REQUEST_BODY_MAX_BYTES)
+# (Django's stubs type the scope as a dict, the middleware as any mapping, which an ASGI scope is.)
+application = BodySizeLimitMiddleware(
+    django_application,  # type: ignore[arg-type]
+    max_bytes=settings.REQUEST_BODY_MAX_BYTES,
+)

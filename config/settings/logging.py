@@ -1,12 +1,14 @@
 """Logging: one line of text per record in development, JSON in production; every record carries the
 request id (`request_id`) of the request or task it belongs to."""
 
+from typing import Any
+
 from config.env import env
 
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env("LOG_FORMAT", default="text")
 
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {

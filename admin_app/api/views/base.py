@@ -7,6 +7,7 @@ from typing import Any
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
+from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 
 from admin_app.api.serializers import TrashQuerySerializer
@@ -23,7 +24,7 @@ class AdminViewSet(ResourceViewSet):
     """Base of the staff API's viewsets: Admin role, page numbers with totals."""
 
     permission_classes = [IsAdminRole]
-    pagination_class = PageNumberPagination
+    pagination_class: type[BasePagination] | None = PageNumberPagination
     http_method_names = ["get", "post", "put", "delete", "head", "options"]
 
 
