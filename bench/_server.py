@@ -56,7 +56,7 @@ def serve_fake_ollama(tokens: int, token_delay: float, lifetime: float) -> None:
             connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             return connection, address
 
-    ollama.ThreadingHTTPServer = ManyClientsServer  # type: ignore[misc] - this process only
+    ollama.ThreadingHTTPServer = ManyClientsServer  # type: ignore[misc]  # this process only
     reply = [f" word{i}" for i in range(tokens)]
     fake = ollama.FakeOllama(reply_tokens=reply, token_delay=token_delay)
     # Requests are kept for tests to inspect; a benchmark sends thousands, so keep none.
@@ -105,7 +105,9 @@ class FakeOllamaProcess:
 
     def _read_url(self) -> str:
         found: list[str] = []
-        reader = threading.Thread(target=lambda: found.append(self.process.stdout.readline().strip()))
+        stdout = self.process.stdout
+        assert stdout is not None  # a pipe
+        reader = threading.Thread(target=lambda: found.append(stdout.readline().strip()))
         reader.start()
         reader.join(FAKE_START_LIMIT)
         if not found or not found[0].startswith(f"http://{LOOPBACK}:"):
@@ -114,6 +116,7 @@ class FakeOllamaProcess:
         return found[0]
 
     def stop(self) -> None:
+        assert self.process.stdin is not None  # a pipe
         with contextlib.suppress(OSError):
             self.process.stdin.close()
         try:

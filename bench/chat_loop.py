@@ -39,6 +39,7 @@ the worker's samples (inclusive and self); the raw stacks go to `.local/bench/`.
 from __future__ import annotations
 
 import argparse
+import builtins
 import os
 import random
 import shutil
@@ -343,7 +344,7 @@ class Bench:
             " JOIN conversations_app_prompt p ON p.id = e.prompt_id"
             " WHERE e.conversation_id = %s AND e.position = %s ORDER BY e.created_at DESC LIMIT 1",
             (conversation, size),
-        ).fetchone()["history_omitted"]
+        ).fetchone()["history_omitted"]  # type: ignore[index]  # the exchange was just sent
         turns = self.db.execute(
             "SELECT p.content AS prompt, r.content AS answer"
             " FROM conversations_app_conversationpromptresponse e"
@@ -381,7 +382,7 @@ class Bench:
             raise SystemExit(f"fake Ollama, streamed: HTTP {response.status_code}")
         return first
 
-    def rows(self) -> list[Row]:
+    def rows(self) -> builtins.list[Row]:  # `list` is a method of this class
         kinds = (
             ("read", "read a chat of {:,} exchanges (one request)", self.read, self.read_floor),
             ("send", "send a message at {:,} exchanges, not streamed", self.send, self.direct),
@@ -473,20 +474,21 @@ def report(rows: dict[str, Row], bench: Bench, rounds: int) -> list[str]:
             )
         elif name == "search":
             p50, p95 = percentile(row.ours_samples, 50), percentile(row.ours_samples, 95)
+            assert p50 is not None  # samples were taken
             lines.append(
                 f"| {row.label} | {ms(ours)} (p95 {ms(p95)}) | {ms(base)} | {ours / base:.1f}{X} | "
                 f"| p50 ≤ {SEARCH_P50_GOAL_MS:g} ms | {verdict(p50 * 1000 <= SEARCH_P50_GOAL_MS)} |"
             )
         else:
             added = (ours - base) * 1000
-            goal = f"≤ {SEND_ADDED_GOAL_MS:g} ms added"
+            goal_text = f"≤ {SEND_ADDED_GOAL_MS:g} ms added"
             ok = added <= SEND_ADDED_GOAL_MS
             if name in ("send-2000", "ttft-2000") and f"{name[:4]}-10" in med:
                 growth = ours / med[f"{name[:4]}-10"]
-                goal += f"; {growth:.2f}{X} the cost at 10 (≤ {SEND_GROWTH_GOAL:g}{X})"
+                goal_text += f"; {growth:.2f}{X} the cost at 10 (≤ {SEND_GROWTH_GOAL:g}{X})"
                 ok = ok and growth <= SEND_GROWTH_GOAL
             lines.append(
-                f"| {row.label} | {ms(ours)} | {ms(base)} (fake Ollama) | | {added:.1f} | {goal} "
+                f"| {row.label} | {ms(ours)} | {ms(base)} (fake Ollama) | | {added:.1f} | {goal_text} "
                 f"| {verdict(ok)} |"
             )
     if bench.body_sizes:

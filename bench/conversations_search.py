@@ -107,10 +107,10 @@ def run(messages: int) -> None:
     samples: list[float] = []
     by_kind: dict[str, list[float]] = {}
     for kind, query in QUERIES:
-        client.get("/api/v1/conversations/search/", {"q": query, "limit": PAGE})  # warm up
+        client.get("/api/v1/conversations/search/", {"q": query, "limit": str(PAGE)})  # warm up
         for _ in range(RUNS_PER_QUERY):
             t0 = time.perf_counter()
-            response = client.get("/api/v1/conversations/search/", {"q": query, "limit": PAGE})
+            response = client.get("/api/v1/conversations/search/", {"q": query, "limit": str(PAGE)})
             elapsed = (time.perf_counter() - t0) * 1000
             assert response.status_code == 200, response.content
             samples.append(elapsed)

@@ -138,7 +138,8 @@ def _measure(client, url: str, *, requests: int) -> tuple[list[float], list[floa
     invalidate, request (a miss that computes and stores), request again (a hit)."""
     from models_app.cache import catalogue_cache
 
-    cold, warm = [], []
+    cold: list[float] = []
+    warm: list[float] = []
     client.get(url)  # connections, imports, prepared plans
     for _ in range(requests):
         catalogue_cache.invalidate()
@@ -187,8 +188,9 @@ def main() -> None:
         ("tags with counts", "/api/v1/explore/tags/?page_size=50"),
     ]
     client = Client()
+    pg_version: int = connection.pg_version  # type: ignore[attr-defined]  # PostgreSQL's wrapper has it
     print(
-        f"PostgreSQL {connection.pg_version // 10000}, {AIModel.objects.published().count()} published "
+        f"PostgreSQL {pg_version // 10000}, {AIModel.objects.published().count()} published "
         f"models, {args.requests} requests per scenario and state, {os.cpu_count()} CPUs"
     )
     print()

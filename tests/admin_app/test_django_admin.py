@@ -12,6 +12,7 @@ from collections.abc import Callable
 import pytest
 from django.apps import apps
 from django.contrib import admin
+from django.contrib.admin import helpers
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import connection
@@ -54,7 +55,7 @@ from tests.models_app.factories import AIModelFactory, ModelTagFactory, TagFacto
 
 User = get_user_model()
 OWN_APPS = ("auth_app", "models_app", "conversations_app", "admin_app")
-ACTION_CHECKBOX = admin.helpers.ACTION_CHECKBOX_NAME
+ACTION_CHECKBOX = helpers.ACTION_CHECKBOX_NAME
 
 
 def url(model, view: str, *args) -> str:

@@ -70,7 +70,7 @@ def read_events(path: str, user) -> tuple[int, list[SSEEvent]]:
         response = await AsyncClient().get(path, headers=headers)
         if not response.streaming:
             return response.status_code, []
-        raw = b"".join([chunk async for chunk in response.streaming_content])
+        raw = b"".join([chunk async for chunk in response.streaming_content])  # type: ignore[attr-defined]
         return response.status_code, parse_sse(raw)
 
     return async_to_sync(run)()

@@ -173,7 +173,7 @@ def asgi_request(
                 await db_step(while_connected)
             return {"type": "http.disconnect"}
 
-        async def send(message: dict[str, Any]) -> None:
+        async def send(message: Mapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 state["status"] = message["status"]
                 pairs = {k.decode(): v.decode() for k, v in message["headers"]}

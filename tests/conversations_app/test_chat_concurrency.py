@@ -39,13 +39,13 @@ def small_pool(max_size: int, timeout: float):
     options = connection.settings_dict["OPTIONS"]["pool"]
     saved = dict(options)
     connections.close_all()
-    connection.close_pool()
+    connection.close_pool()  # type: ignore[attr-defined]  # the stubs lack the pool
     options.update(min_size=1, max_size=max_size, timeout=timeout)
     try:
-        yield connection.pool
+        yield connection.pool  # type: ignore[attr-defined]
     finally:
         connections.close_all()
-        connection.close_pool()
+        connection.close_pool()  # type: ignore[attr-defined]  # the stubs lack the pool
         options.clear()
         options.update(saved)
 

@@ -58,7 +58,7 @@ def _second_feedback() -> None:
     Feedback.objects.create(response=feedback.response, user=feedback.user, rating=-1)
 
 
-CASES: dict[str, Callable[[], None]] = {
+CASES: dict[str, Callable[[], object]] = {
     "auth_user_email_ci_alive_uniq": _duplicate_user,
     "auth_user_username_ci_alive_uniq": lambda: (
         UserFactory(username="Grace"),

@@ -161,7 +161,7 @@ def queued_tasks(server: RedisServer) -> list[tuple[str, str]]:
     """(task name, its arguments) of the messages waiting in the broker's default queue."""
     client = redis.Redis.from_url(server.url(1))
     try:
-        messages = [json.loads(raw) for raw in client.lrange("celery", 0, -1)]
+        messages = [json.loads(raw) for raw in client.lrange("celery", 0, -1)]  # type: ignore[union-attr]  # a sync client
     finally:
         client.close()
     return [(message["headers"]["task"], message["headers"]["argsrepr"]) for message in messages]
@@ -336,13 +336,13 @@ def _reconnect_through(settings_dict: dict, **address: str) -> None:
     """Drop this thread's connection and the pool, so that new connections go to `address`."""
     connection = connections["default"]
     connection.close()
-    connection.close_pool()
+    connection.close_pool()  # type: ignore[attr-defined]  # the stubs lack the pool
     settings_dict.update(address)
 
 
 def warm_pool(connection_count: int) -> None:
     """Leave this many idle connections in the pool (when there is one), as after a busy minute."""
-    pool = connections["default"].pool
+    pool = connections["default"].pool  # type: ignore[attr-defined]  # the stubs lack the pool
     if pool is None:
         return
     pool.open()

@@ -23,7 +23,7 @@ NUL = b"\\u0000"
 
 
 def send_json(client: APIClient, method: str, url: str, body: bytes):
-    return client.generic(method, url, body, content_type="application/json")
+    return client.generic(method, url, body, content_type="application/json")  # type: ignore[arg-type]  # bytes are fine
 
 
 def parse_error(response) -> str:

@@ -97,6 +97,7 @@ class FakeOllama:
     def url(self) -> str:
         assert self._server is not None, "the fake Ollama server is not started"
         host, port = self._server.server_address[:2]
+        assert isinstance(host, str)  # an IPv4 server
         return f"http://{host}:{port}"
 
     def start(self) -> FakeOllama:

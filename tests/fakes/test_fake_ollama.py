@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import httpx
 import ollama
 import pytest
@@ -11,7 +13,7 @@ from tests.fakes.ollama import DEFAULT_MODEL, DEFAULT_REPLY, VERSION
 
 
 @pytest.fixture
-def client(fake_ollama) -> ollama.Client:
+def client(fake_ollama) -> Iterator[ollama.Client]:
     with ollama.Client(host=fake_ollama.url) as official:
         yield official
 
@@ -152,6 +154,6 @@ def test_async_official_client_streams_too(fake_ollama):
         stream = await client.chat(
             model=DEFAULT_MODEL, messages=[{"role": "user", "content": "Hi"}], stream=True
         )
-        return [part.message.content async for part in stream]
+        return [part.message.content or "" async for part in stream]
 
     assert "".join(async_to_sync(collect)()) == "".join(DEFAULT_REPLY)
