@@ -1,11 +1,16 @@
 """Django REST framework and drf-spectacular."""
 
+import orjson
+
 from config.env import env
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["auth_app.authentication.AccountJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # orjson renders (a long history is megabytes of JSON); the JSON is the same (error details keyed
+    # by list index, e.g. {"tag_ids": {0: [...]}}, need non-string keys).
+    "DEFAULT_RENDERER_CLASSES": ["drf_orjson_renderer.renderers.ORJSONRenderer"],
+    "ORJSON_RENDERER_OPTIONS": (orjson.OPT_NON_STR_KEYS,),
     # JSON only, read by orjson, refusing NUL characters, lone surrogates and deep nesting
     # (core/parsers.py): one request content type per operation, which generated clients need. The
     # attachment upload, the one body with a file, sets its own multipart parser.
