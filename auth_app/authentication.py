@@ -9,14 +9,24 @@ message of the API's error shape.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework import exceptions
+from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed as TokenAuthenticationFailed
 
+if TYPE_CHECKING:
+    from auth_app.models import User
+
 ACCOUNT_UNAVAILABLE = "This account cannot be used at the moment. Sign in again."
+
+
+class AuthenticatedRequest(Request):
+    """For the type checker: the request of a view that requires IsAuthenticated."""
+
+    user: User
 
 
 def user_authentication_rule(user: Any) -> bool:

@@ -18,6 +18,7 @@ parents before children. `lock_for_update` is the way to take a row lock explici
 from __future__ import annotations
 
 import copy
+import datetime
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -105,7 +106,7 @@ def versioned_change(instance: M, *, fields: Mapping[str, Any], expected_version
     return versioned_update(instance, fields=fields, expected_version=expected_version)
 
 
-def soft_delete_rows(querysets: Iterable[models.QuerySet], *, at) -> None:
+def soft_delete_rows(querysets: Iterable[models.QuerySet], *, at: datetime.datetime) -> None:
     """Mark alive rows of each queryset deleted at the same instant `at` (one UPDATE each).
 
     Sharing one timestamp is how a restore later tells what a cascade took from rows that had
@@ -115,7 +116,7 @@ def soft_delete_rows(querysets: Iterable[models.QuerySet], *, at) -> None:
         queryset.filter(deleted_at__isnull=True).update(deleted_at=at)
 
 
-def restore_rows(querysets: Iterable[models.QuerySet], *, at) -> None:
+def restore_rows(querysets: Iterable[models.QuerySet], *, at: datetime.datetime) -> None:
     """Bring back the rows of each queryset that were deleted at exactly `at` (by the cascade)."""
     for queryset in querysets:
         queryset.filter(deleted_at=at).update(deleted_at=None)

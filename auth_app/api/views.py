@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 from auth_app import selectors, services
 from auth_app.api import serializers
 from auth_app.api.throttles import LoginAccountRateThrottle, PasswordResetAddressRateThrottle
-from auth_app.authentication import AccountJWTAuthentication
+from auth_app.authentication import AccountJWTAuthentication, AuthenticatedRequest
 from auth_app.models import User
 from core.api import error_example, validated
 from core.services import parse_if_match
@@ -29,12 +29,6 @@ from core.throttling import ScopedRateThrottle
 # The default throttles as classes: api_settings imports the setting's dotted paths (the stubs keep
 # them as strings).
 DEFAULT_THROTTLES = cast("Sequence[type[BaseThrottle]]", api_settings.DEFAULT_THROTTLE_CLASSES)
-
-
-class AuthenticatedRequest(Request):
-    """For the type checker: the request of a view that requires IsAuthenticated."""
-
-    user: User
 
 
 TAGS = ["auth"]

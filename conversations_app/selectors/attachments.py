@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+from uuid import UUID
+
 from django.db.models import QuerySet
 
 from conversations_app.models import Attachment
 
+if TYPE_CHECKING:
+    from auth_app.models import User
 
-def attachment_list(*, owner, conversation_id) -> QuerySet[Attachment]:
+
+def attachment_list(*, owner: User, conversation_id: UUID | str) -> QuerySet[Attachment]:
     """Alive attachments of the owner's alive conversation (empty for a foreign or deleted one)."""
     return Attachment.objects.filter(
         conversation_id=conversation_id,

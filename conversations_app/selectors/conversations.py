@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from uuid import UUID
 
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
@@ -17,14 +19,17 @@ from conversations_app.models import (
 )
 from core.exceptions import NotFound
 
+if TYPE_CHECKING:
+    from auth_app.models import User
 
-def conversation_list(*, owner) -> QuerySet[Conversation]:
+
+def conversation_list(*, owner: User) -> QuerySet[Conversation]:
     """The owner's alive conversations; the list orders them by last activity (partial index
     conv_owner_last_msg_idx serves owner + last_message_at DESC + id DESC)."""
     return Conversation.objects.filter(owner=owner)
 
 
-def conversation_get(*, owner, conversation_id) -> Conversation:
+def conversation_get(*, owner: User, conversation_id: UUID | str) -> Conversation:
     """The owner's alive conversation; NotFound for a missing, deleted or foreign one."""
     conversation = Conversation.objects.filter(owner=owner, pk=conversation_id).first()
     if conversation is None:
@@ -32,7 +37,7 @@ def conversation_get(*, owner, conversation_id) -> Conversation:
     return conversation
 
 
-def owned_answer(owner, *, path: str = "") -> Q:
+def owned_answer(owner: User, *, path: str = "") -> Q:
     """An alive answer in an alive exchange of the owner's alive conversation; `path` leads from the
     queried model to the answer (e.g. "response__" from feedback or notes)."""
     return Q(
@@ -45,7 +50,7 @@ def owned_answer(owner, *, path: str = "") -> Q:
     )
 
 
-def response_get_owned(*, owner, response_id) -> AIResponse:
+def response_get_owned(*, owner: User, response_id: UUID | str) -> AIResponse:
     """An alive answer in an alive exchange of the owner's alive conversation; NotFound otherwise."""
     response = AIResponse.objects.filter(owned_answer(owner), pk=response_id).only("id", "content").first()
     if response is None:
@@ -64,7 +69,7 @@ class ConversationExport:
     attachments: list[Attachment]
 
 
-def conversation_export(*, owner, conversation_id) -> ConversationExport:
+def conversation_export(*, owner: User, conversation_id: UUID | str) -> ConversationExport:
     """The owner's alive conversation with all its alive exchanges (prompt and response joined), the
     owner's feedback and notes on them, and its attachments: five queries whatever the size."""
     conversation = (

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+from uuid import UUID
+
 from django.db.models import QuerySet
 
 from conversations_app.models import Note
 from conversations_app.selectors.conversations import owned_answer
 
+if TYPE_CHECKING:
+    from auth_app.models import User
 
-def note_list(*, owner, response_id) -> QuerySet[Note]:
+
+def note_list(*, owner: User, response_id: UUID | str) -> QuerySet[Note]:
     """The owner's alive notes on an alive answer of their alive conversation, with the answer's text
     (the span of an update is checked against it)."""
     return (

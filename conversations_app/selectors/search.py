@@ -10,11 +10,15 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from django.db import connection
 
 from conversations_app.models import AIResponse, Conversation, ConversationPromptResponse, Prompt
+
+if TYPE_CHECKING:
+    from auth_app.models import User
 
 SEARCH_CONFIG = "english"
 # A word in more of the caller's prompts (or answers) than this: the newest ones are ranked. Ranking
@@ -90,7 +94,7 @@ def _search_sql() -> str:
     """  # noqa: S608 - table names are ours; every value is a bound parameter
 
 
-def message_search_statement(*, owner, query: str, limit: int, offset: int = 0) -> tuple[str, dict]:
+def message_search_statement(*, owner: User, query: str, limit: int, offset: int = 0) -> tuple[str, dict]:
     """The SQL and parameters `message_search` runs (EXPLAIN it to see the GIN indexes at work)."""
     params = {
         "q": query,
@@ -103,7 +107,7 @@ def message_search_statement(*, owner, query: str, limit: int, offset: int = 0) 
     return _search_sql(), params
 
 
-def message_search(*, owner, query: str, limit: int, offset: int = 0) -> list[SearchHit]:
+def message_search(*, owner: User, query: str, limit: int, offset: int = 0) -> list[SearchHit]:
     """The caller's prompts and answers in alive conversations matching `query` (web-search syntax:
     words, "quoted phrases", -excluded, or), best first; one SQL statement."""
     with connection.cursor() as cursor:

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import datetime
+from typing import TYPE_CHECKING
+from uuid import UUID
 
 from django.db.models import Count, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
 
 from conversations_app.models import AIResponse
 
+if TYPE_CHECKING:
+    from auth_app.models import User
+
 
 def usage_by_model_and_day(
     *,
-    owner,
-    conversation_id=None,
+    owner: User,
+    conversation_id: UUID | str | None = None,
     since: datetime.date | None = None,
     until: datetime.date | None = None,
 ) -> list[dict]:

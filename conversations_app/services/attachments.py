@@ -11,7 +11,8 @@ import unicodedata
 import zipfile
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import IO
+from typing import IO, TYPE_CHECKING
+from uuid import UUID
 
 import magic
 from django.conf import settings
@@ -25,6 +26,9 @@ from conversations_app.services.common import advisory_xact_lock
 from core import services as core_services
 from core.exceptions import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from core.queue import enqueue, enqueue_on_commit
+
+if TYPE_CHECKING:
+    from auth_app.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +135,7 @@ def _sha256(upload: UploadedFile) -> str:
     return digest.hexdigest()
 
 
-def attachment_create(*, conversation: Conversation, uploader, upload: UploadedFile) -> Attachment:
+def attachment_create(*, conversation: Conversation, uploader: User, upload: UploadedFile) -> Attachment:
     """Attach an uploaded file to a conversation.
 
     The type comes from the content; the bytes are stored once under attachments/ab/cd/<sha256>
@@ -224,7 +228,7 @@ def _extract_text(file: IO[bytes], content_type: str) -> str:
     return file.read().decode("utf-8-sig")
 
 
-def attachment_extract_text(*, attachment_id) -> Attachment | None:
+def attachment_extract_text(*, attachment_id: UUID | str) -> Attachment | None:
     """Fill `extracted_text` and move `processing_status` to done or failed. Idempotent: a finished
     attachment is left alone, and text already extracted from identical bytes is reused."""
     attachment = Attachment.all_objects.filter(pk=attachment_id).first()

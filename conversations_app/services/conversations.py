@@ -15,6 +15,8 @@ from core.exceptions import ValidationFailed
 from models_app.selectors import aimodel_get_published
 
 if TYPE_CHECKING:
+    from admin_app.models import SystemMessage
+    from auth_app.models import User
     from models_app.models import AIModel
 
 SYSTEM_PROMPT_EXCLUSIVE = "Give either a system prompt or a system message, not both."
@@ -33,7 +35,7 @@ def _published_model(model_ref: UUID | str) -> AIModel:
     return model
 
 
-def _active_system_message(system_message_id: UUID | None):
+def _active_system_message(system_message_id: UUID | None) -> SystemMessage | None:
     if system_message_id is None:
         return None
     message = system_message_get_active(system_message_id=system_message_id)
@@ -47,7 +49,7 @@ def _active_system_message(system_message_id: UUID | None):
 
 def conversation_create(
     *,
-    owner,
+    owner: User,
     model_ref: UUID | str,
     title: str = "",
     system_prompt: str = "",

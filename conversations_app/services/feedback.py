@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 
@@ -11,11 +11,14 @@ from conversations_app.services.common import UNSET
 from core import services as core_services
 from core.exceptions import Conflict
 
+if TYPE_CHECKING:
+    from auth_app.models import User
+
 ALREADY_RATED = "You have already rated this response; update or delete that feedback instead."
 
 
 def feedback_create(
-    *, user, response: AIResponse, rating: int, reason: str = "", comment: str = ""
+    *, user: User, response: AIResponse, rating: int, reason: str = "", comment: str = ""
 ) -> Feedback:
     """Rate an answer; Conflict (409) when the user already has alive feedback on it."""
     if Feedback.objects.filter(response=response, user=user).exists():

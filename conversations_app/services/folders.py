@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from django.db import IntegrityError, transaction
@@ -13,6 +13,9 @@ from conversations_app.services.common import UNSET, advisory_xact_lock
 from conversations_app.services.trash import folder_descendant_ids
 from core import services as core_services
 from core.exceptions import Conflict, ValidationFailed
+
+if TYPE_CHECKING:
+    from auth_app.models import User
 
 
 def folder_for_field(*, owner_id: UUID, folder_id: UUID | None, field: str) -> Folder | None:
@@ -51,7 +54,7 @@ def _duplicate_name() -> Conflict:
     )
 
 
-def folder_create(*, owner, name: str, parent_id: UUID | None = None) -> Folder:
+def folder_create(*, owner: User, name: str, parent_id: UUID | None = None) -> Folder:
     """A new folder at the top level or inside one of the owner's folders."""
     name = _clean_name(name)
     parent = folder_for_field(owner_id=owner.pk, folder_id=parent_id, field="parent")

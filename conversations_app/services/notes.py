@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conversations_app.models import AIResponse, Note
 from conversations_app.services.common import UNSET
 from core import services as core_services
 from core.exceptions import ValidationFailed
+
+if TYPE_CHECKING:
+    from auth_app.models import User
 
 
 def _check_span(*, response: AIResponse, from_index: int, to_index: int) -> None:
@@ -37,7 +40,7 @@ def _clean_content(content: str) -> str:
     return content
 
 
-def note_create(*, owner, response: AIResponse, content: str, from_index: int, to_index: int) -> Note:
+def note_create(*, owner: User, response: AIResponse, content: str, from_index: int, to_index: int) -> Note:
     """Annotate a span of one of the owner's answers."""
     _check_span(response=response, from_index=from_index, to_index=to_index)
     note = Note(

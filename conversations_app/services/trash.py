@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.db import connection, models, transaction
 
@@ -19,6 +20,9 @@ from conversations_app.models import (
 )
 from conversations_app.services.attachments import attachment_files_release
 from core import services as core_services
+
+if TYPE_CHECKING:
+    from auth_app.models import User
 
 
 def _conversation_rows(conversations: models.QuerySet) -> list[models.QuerySet]:
@@ -178,7 +182,7 @@ def folder_purge(*, folder: Folder) -> None:
         _release_files_on_commit(_purge_folders([locked])[0])
 
 
-def trash_empty(*, owner) -> None:
+def trash_empty(*, owner: User) -> None:
     """Purge everything in the owner's trash."""
     with transaction.atomic():
         roots = (

@@ -17,9 +17,9 @@ from conversations_app.api.serializers import (
     NoteSerializer,
     NoteUpdateSerializer,
 )
-from conversations_app.api.views.base import SpanPagination
+from conversations_app.api.views.base import OwnedResourceViewSet, SpanPagination
 from conversations_app.selectors import feedback_get, note_list, response_get_owned
-from core.api import IF_MATCH, NO_CONTENT, ResourceViewSet, validated
+from core.api import IF_MATCH, NO_CONTENT, validated
 from core.services import parse_if_match
 
 
@@ -81,7 +81,7 @@ class FeedbackView(APIView):
     partial_update=extend_schema(summary="Change a note", parameters=[IF_MATCH], responses=NoteSerializer),
     destroy=extend_schema(summary="Delete a note", parameters=[IF_MATCH], responses=NO_CONTENT),
 )
-class NoteViewSet(ResourceViewSet):
+class NoteViewSet(OwnedResourceViewSet):
     """Your notes on one of your answers, each on a span [from_index, to_index) of its text (code points).
     Updates honour `If-Match`; responses carry an `ETag`."""
 

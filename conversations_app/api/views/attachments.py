@@ -18,8 +18,9 @@ from conversations_app.api.serializers import (
     AttachmentUploadSerializer,
 )
 from conversations_app.api.uploads import AttachmentMultiPartParser
+from conversations_app.api.views.base import OwnedResourceViewSet
 from conversations_app.selectors import attachment_list, conversation_get
-from core.api import NO_CONTENT, ResourceViewSet
+from core.api import NO_CONTENT
 
 
 class ServeAnyContent(BaseContentNegotiation):
@@ -50,7 +51,7 @@ class ServeAnyContent(BaseContentNegotiation):
         responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
     ),
 )
-class AttachmentViewSet(ResourceViewSet):
+class AttachmentViewSet(OwnedResourceViewSet):
     """Files attached to one of your conversations: PDF, DOCX, Markdown or UTF-8 text, at most
     ATTACHMENT_MAX_BYTES, stored once per content; their text is extracted in the background."""
 

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from auth_app.authentication import AuthenticatedRequest
+from core.api import ResourceViewSet
 from core.pagination import CursorPagination
+
+
+class OwnedResourceViewSet(ResourceViewSet):
+    """A resource viewset over the caller's own rows; its permission classes require a user."""
+
+    request: AuthenticatedRequest  # for the type checker
 
 
 class LastActivityPagination(CursorPagination):

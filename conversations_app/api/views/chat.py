@@ -23,6 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from auth_app.authentication import AuthenticatedRequest
 from conversations_app.api.serializers.chat import (
     ExchangePageSerializer,
     ExchangeSerializer,
@@ -282,10 +283,10 @@ class ConversationMessagesView(ChatAnswerMixin, AsyncAPIView):
         ],
         responses={200: ExchangePageSerializer},
     )
-    async def get(self, request: Request, conversation_id) -> Response:
+    async def get(self, request: AuthenticatedRequest, conversation_id) -> Response:
         return await db_step(self._history, request, conversation_id)
 
-    def _history(self, request: Request, conversation_id) -> Response:
+    def _history(self, request: AuthenticatedRequest, conversation_id) -> Response:
         conversation = conversation_get(owner=request.user, conversation_id=conversation_id)
         paginator = HistoryPagination()
         page = paginator.paginate_queryset(
@@ -303,11 +304,13 @@ class ConversationMessagesView(ChatAnswerMixin, AsyncAPIView):
         responses={201: ExchangeSerializer, **STREAM_RESPONSES},
         examples=MESSAGE_EXAMPLES,
     )
-    async def post(self, request: Request, conversation_id) -> Response | StreamingHttpResponse:
+    async def post(self, request: AuthenticatedRequest, conversation_id) -> Response | StreamingHttpResponse:
         exchange, messages, stream = await db_step(self._start, request, conversation_id)
         return await self.answer(request, exchange, messages, stream)
 
-    def _start(self, request: Request, conversation_id) -> tuple[ConversationPromptResponse, list, bool]:
+    def _start(
+        self, request: AuthenticatedRequest, conversation_id
+    ) -> tuple[ConversationPromptResponse, list, bool]:
         data = validated(MessageCreateSerializer, request.data)
         conversation = conversation_get(owner=request.user, conversation_id=conversation_id)
         exchange = exchange_start(
@@ -357,7 +360,7 @@ class ExchangeSelectView(APIView):
         request=None,
         responses={200: ExchangeSerializer, 404: OpenApiResponse(description="No such exchange.")},
     )
-    def post(self, request: Request, conversation_id, exchange_id) -> Response:
+    def post(self, request: AuthenticatedRequest, conversation_id, exchange_id) -> Response:
         conversation = conversation_get(owner=request.user, conversation_id=conversation_id)
         exchange = exchange_get(user=request.user, conversation_id=conversation.pk, exchange_id=exchange_id)
         leaf = conversation_switch_branch(conversation=conversation, exchange=exchange)

@@ -28,14 +28,14 @@ from conversations_app.api.serializers import (
     ConversationUpdateSerializer,
     UsageSerializer,
 )
-from conversations_app.api.views.base import LastActivityPagination
+from conversations_app.api.views.base import LastActivityPagination, OwnedResourceViewSet
 from conversations_app.selectors import (
     conversation_export,
     conversation_list,
     usage_by_model_and_day,
     usage_totals,
 )
-from core.api import IF_MATCH, NO_CONTENT, ResourceViewSet, error_example
+from core.api import IF_MATCH, NO_CONTENT, error_example
 from core.schema import ERROR_DESCRIPTIONS, ErrorSerializer
 
 CONVERSATION_EXAMPLE = {
@@ -125,7 +125,7 @@ CONVERSATION_EXAMPLE = {
         },
     ),
 )
-class ConversationViewSet(ResourceViewSet):
+class ConversationViewSet(OwnedResourceViewSet):
     """Your conversations, most recently active first, with filters; each with a published catalogue model,
     a system prompt (free text or a system message), default generation options, pin/archive and a
     folder. Updates honour `If-Match`; responses carry an `ETag`."""

@@ -18,9 +18,9 @@ from conversations_app.api.serializers import (
     FolderSerializer,
     FolderUpdateSerializer,
 )
-from conversations_app.api.views.base import NamePagination
+from conversations_app.api.views.base import NamePagination, OwnedResourceViewSet
 from conversations_app.selectors import folder_list
-from core.api import IF_MATCH, NO_CONTENT, ResourceViewSet
+from core.api import IF_MATCH, NO_CONTENT
 
 
 @extend_schema_view(
@@ -37,7 +37,7 @@ from core.api import IF_MATCH, NO_CONTENT, ResourceViewSet
         responses=NO_CONTENT,
     ),
 )
-class FolderViewSet(ResourceViewSet):
+class FolderViewSet(OwnedResourceViewSet):
     """Your folders: nest them (`parent`), rename and move them (never into their own subfolders), delete
     them to the trash with what they hold. Updates honour `If-Match`; responses carry an `ETag`."""
 

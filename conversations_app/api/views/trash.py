@@ -15,9 +15,9 @@ from conversations_app.api.serializers import (
     TrashedConversationSerializer,
     TrashedFolderSerializer,
 )
-from conversations_app.api.views.base import TrashPagination
+from conversations_app.api.views.base import OwnedResourceViewSet, TrashPagination
 from conversations_app.selectors import trashed_conversation_list, trashed_folder_list
-from core.api import NO_CONTENT, ResourceViewSet
+from core.api import NO_CONTENT
 
 
 @extend_schema_view(
@@ -26,7 +26,7 @@ from core.api import NO_CONTENT, ResourceViewSet
     restore=extend_schema(summary="Restore a conversation", request=None, responses=ConversationSerializer),
     destroy=extend_schema(summary="Delete a conversation for good", responses=NO_CONTENT),
 )
-class TrashedConversationViewSet(ResourceViewSet):
+class TrashedConversationViewSet(OwnedResourceViewSet):
     """Your deleted conversations: restore one with everything its deletion took, or delete it for good
     (its files go when no other attachment shares them)."""
 
@@ -58,7 +58,7 @@ class TrashedConversationViewSet(ResourceViewSet):
         summary="Delete a folder for good, with what its deletion took", responses=NO_CONTENT
     ),
 )
-class TrashedFolderViewSet(ResourceViewSet):
+class TrashedFolderViewSet(OwnedResourceViewSet):
     """Your deleted folders: restore one with the subfolders and conversations its deletion took, or
     delete it for good with them."""
 
