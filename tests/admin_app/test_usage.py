@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 USAGE_URL = reverse("admin-usage")
 FEEDBACK_URL = reverse("admin-usage-feedback")
-RANGE = {"from": "2026-03-01", "to": "2026-03-02"}
+RANGE = {"date_from": "2026-03-01", "date_to": "2026-03-02"}
 SECOND = 1_000_000_000
 
 
@@ -93,7 +93,7 @@ def test_usage_by_model_matches_the_hand_computed_figures(admin_client_api, usag
     response = admin_client_api.get(USAGE_URL, {**RANGE, "group_by": "model"})
 
     body = response.json()
-    assert (body["from"], body["to"], body["group_by"], body["count"]) == (
+    assert (body["date_from"], body["date_to"], body["group_by"], body["count"]) == (
         "2026-03-01",
         "2026-03-02",
         "model",
@@ -162,7 +162,7 @@ def test_without_dates_the_last_30_days_are_reported(admin_client_api, usage):
     body = admin_client_api.get(USAGE_URL).json()
 
     today = timezone.now().date()
-    assert (body["from"], body["to"]) == (str(today - datetime.timedelta(days=29)), str(today))
+    assert (body["date_from"], body["date_to"]) == (str(today - datetime.timedelta(days=29)), str(today))
     assert [(r["model"], r["messages"]) for r in body["results"]] == [("phi3:mini", 1)]
 
 
@@ -181,13 +181,16 @@ def test_usage_pages_in_constant_queries(admin_client_api, usage, page_size, dja
 @pytest.mark.parametrize(
     ("params", "field"),
     [
-        ({"from": "yesterday"}, "from"),
-        ({"to": "2026-13-01"}, "to"),
-        ({"from": "2026-03-02", "to": "2026-03-01"}, "from"),
-        ({"from": "2025-02-28", "to": "2026-03-01"}, "from"),
+        ({"date_from": "yesterday"}, "date_from"),
+        ({"date_to": "2026-13-01"}, "date_to"),
+        ({"date_from": "2026-03-02", "date_to": "2026-03-01"}, "date_from"),
+        ({"date_from": "2025-02-28", "date_to": "2026-03-01"}, "date_from"),
         ({"group_by": "day"}, "group_by"),
-        ({"from": "9999-12-30", "to": "9999-12-31"}, "to"),  # its end, the midnight after, is no date
-        ({"to": "9999-12-31"}, "to"),
+        (
+            {"date_from": "9999-12-30", "date_to": "9999-12-31"},
+            "date_to",
+        ),  # its end, the midnight after, is no date
+        ({"date_to": "9999-12-31"}, "date_to"),
     ],
 )
 def test_bad_ranges_and_groupings_are_a_400(admin_client_api, params, field):
@@ -201,9 +204,9 @@ def test_bad_ranges_and_groupings_are_a_400(admin_client_api, params, field):
 @pytest.mark.parametrize(
     ("params", "start", "end"),
     [
-        ({"to": "0001-01-05"}, "0001-01-01", "0001-01-05"),  # 30 days back would be before the year 1
-        ({"from": "0001-01-01", "to": "0001-01-01"}, "0001-01-01", "0001-01-01"),
-        ({"from": "9999-12-30", "to": "9999-12-30"}, "9999-12-30", "9999-12-30"),
+        ({"date_to": "0001-01-05"}, "0001-01-01", "0001-01-05"),  # 30 days back would be before the year 1
+        ({"date_from": "0001-01-01", "date_to": "0001-01-01"}, "0001-01-01", "0001-01-01"),
+        ({"date_from": "9999-12-30", "date_to": "9999-12-30"}, "9999-12-30", "9999-12-30"),
     ],
 )
 def test_ranges_at_the_ends_of_the_calendar_are_answered(admin_client_api, url, params, start, end):
@@ -211,11 +214,11 @@ def test_ranges_at_the_ends_of_the_calendar_are_answered(admin_client_api, url, 
 
     assert response.status_code == 200, response.content
     if url == USAGE_URL:
-        assert (response.json()["from"], response.json()["to"]) == (start, end)
+        assert (response.json()["date_from"], response.json()["date_to"]) == (start, end)
 
 
 def test_a_range_of_366_days_is_allowed(admin_client_api, usage):
-    response = admin_client_api.get(USAGE_URL, {"from": "2025-03-02", "to": "2026-03-02"})
+    response = admin_client_api.get(USAGE_URL, {"date_from": "2025-03-02", "date_to": "2026-03-02"})
 
     assert response.status_code == 200
     assert response.json()["totals"]["messages"] == 6
@@ -252,6 +255,8 @@ def test_feedback_pages_in_constant_queries(admin_client_api, usage, page_size, 
     assert len(response.json()["results"]) == page_size
 
 
-@pytest.mark.parametrize("params", [{"from": "soon"}, {"from": "2026-03-05", "to": "2026-03-01"}])
+@pytest.mark.parametrize(
+    "params", [{"date_from": "soon"}, {"date_from": "2026-03-05", "date_to": "2026-03-01"}]
+)
 def test_feedback_refuses_bad_ranges(admin_client_api, params):
     assert admin_client_api.get(FEEDBACK_URL, params).status_code == 400

@@ -59,7 +59,6 @@ from admin_app.api.serializers.system_messages import (
 from admin_app.api.serializers.usage import (
     DEFAULT_USAGE_DAYS,
     DateRangeQuerySerializer,
-    FromFieldMixin,
     ModelFeedbackMeasuresSerializer,
     ModelFeedbackReportSerializer,
     ModelFeedbackRowSerializer,
@@ -96,7 +95,6 @@ __all__ = [
     "DatabaseMigrationsSerializer",
     "DatabaseTableSerializer",
     "DateRangeQuerySerializer",
-    "FromFieldMixin",
     "InstalledModelNameSerializer",
     "InstalledModelSerializer",
     "ModelFeedbackMeasuresSerializer",

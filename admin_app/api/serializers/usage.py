@@ -13,40 +13,32 @@ from conversations_app.selectors import PLATFORM_USAGE_GROUPS, PLATFORM_USAGE_MA
 DEFAULT_USAGE_DAYS = 30
 
 
-class FromFieldMixin:
-    """Adds the field `from`: a Python keyword, so it cannot be declared as a class attribute."""
+class DateRangeQuerySerializer(serializers.Serializer):
+    """`date_from` and `date_to` (UTC days, both included), named as in every other date filter of
+    the API; by default the last 30 days up to today."""
 
-    from_field_kwargs: dict[str, Any] = {}
-
-    def get_fields(self) -> dict[str, serializers.Field]:
-        fields = super().get_fields()  # type: ignore[misc]
-        return {"from": serializers.DateField(**self.from_field_kwargs), **fields}
-
-
-class DateRangeQuerySerializer(FromFieldMixin, serializers.Serializer):
-    """`from` and `to` (UTC days, both included); by default the last 30 days up to today."""
-
-    from_field_kwargs = {
-        "required": False,
-        "help_text": "First day (UTC), inclusive; default 29 days before `to`",
-    }
-    to = serializers.DateField(required=False, help_text="Last day (UTC), inclusive; default today")
+    date_from = serializers.DateField(
+        required=False, help_text="First day (UTC), inclusive; default 29 days before `date_to`"
+    )
+    date_to = serializers.DateField(required=False, help_text="Last day (UTC), inclusive; default today")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        end = attrs.get("to") or timezone.now().date()
-        if end == datetime.date.max:  # the range runs up to the midnight after `to`
-            raise serializers.ValidationError({"to": [f"Must be before {datetime.date.max.isoformat()}."]})
+        end = attrs.get("date_to") or timezone.now().date()
+        if end == datetime.date.max:  # the range runs up to the midnight after `date_to`
+            raise serializers.ValidationError(
+                {"date_to": [f"Must be before {datetime.date.max.isoformat()}."]}
+            )
         # By default the last 30 days, but none before the first day of the calendar.
-        start = attrs.get("from") or end - datetime.timedelta(
+        start = attrs.get("date_from") or end - datetime.timedelta(
             days=min(DEFAULT_USAGE_DAYS - 1, end.toordinal() - 1)
         )
         if start > end:
-            raise serializers.ValidationError({"from": ["Must not be after `to`."]})
+            raise serializers.ValidationError({"date_from": ["Must not be after `date_to`."]})
         if (end - start).days + 1 > PLATFORM_USAGE_MAX_DAYS:
             raise serializers.ValidationError(
-                {"from": [f"The range is limited to {PLATFORM_USAGE_MAX_DAYS} days."]}
+                {"date_from": [f"The range is limited to {PLATFORM_USAGE_MAX_DAYS} days."]}
             )
-        return {**attrs, "from": start, "to": end}
+        return {**attrs, "date_from": start, "date_to": end}
 
 
 def _rounded(value: float | None, digits: int) -> float | None:
@@ -101,11 +93,11 @@ class PageSerializer(serializers.Serializer):
     previous = serializers.URLField(allow_null=True)
 
 
-class ReportPageSerializer(FromFieldMixin, PageSerializer):
+class ReportPageSerializer(PageSerializer):
     """A page of a report over a range of days, which it names."""
 
-    from_field_kwargs = {"help_text": "First day (UTC) of the report"}
-    to = serializers.DateField(help_text="Last day (UTC) of the report")
+    date_from = serializers.DateField(help_text="First day (UTC) of the report")
+    date_to = serializers.DateField(help_text="Last day (UTC) of the report")
 
 
 class PlatformUsageReportSerializer(ReportPageSerializer):

@@ -29,17 +29,15 @@ class UsageView(AdminReportView):
     )
     def get(self, request: Request) -> Response:
         params = validated(UsageQuerySerializer, request.query_params)
-        start, end, group_by = params["from"], params["to"], params["group_by"]
+        start, end, group_by = params["date_from"], params["date_to"], params["group_by"]
         totals = conversation_selectors.platform_usage_totals(start=start, end=end)
         return self.paginated(
             conversation_selectors.platform_usage_by_day(start=start, end=end, group_by=group_by),
             PlatformUsageRowSerializer,
-            **{
-                "from": start,
-                "to": end,
-                "group_by": group_by,
-                "totals": PlatformUsageTotalsSerializer(totals).data,
-            },
+            date_from=start,
+            date_to=end,
+            group_by=group_by,
+            totals=PlatformUsageTotalsSerializer(totals).data,
         )
 
 
@@ -51,10 +49,12 @@ class FeedbackUsageView(AdminReportView):
     )
     def get(self, request: Request) -> Response:
         params = validated(DateRangeQuerySerializer, request.query_params)
-        start, end = params["from"], params["to"]
+        start, end = params["date_from"], params["date_to"]
         totals = conversation_selectors.platform_feedback_totals(start=start, end=end)
         return self.paginated(
             conversation_selectors.platform_feedback_by_model(start=start, end=end),
             ModelFeedbackRowSerializer,
-            **{"from": start, "to": end, "totals": ModelFeedbackMeasuresSerializer(totals).data},
+            date_from=start,
+            date_to=end,
+            totals=ModelFeedbackMeasuresSerializer(totals).data,
         )
