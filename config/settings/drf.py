@@ -7,10 +7,10 @@ from config.env import env
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["auth_app.authentication.AccountJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    # orjson renders (a long history is megabytes of JSON); the JSON is the same (error details keyed
-    # by list index, e.g. {"tag_ids": {0: [...]}}, need non-string keys).
+    # orjson renders (a long history is megabytes of JSON); the JSON is the same: UTC instants end in
+    # "Z" as DRF writes them, and error details keyed by list index ({"tag_ids": {0: [...]}}) work.
     "DEFAULT_RENDERER_CLASSES": ["drf_orjson_renderer.renderers.ORJSONRenderer"],
-    "ORJSON_RENDERER_OPTIONS": (orjson.OPT_NON_STR_KEYS,),
+    "ORJSON_RENDERER_OPTIONS": (orjson.OPT_NON_STR_KEYS, orjson.OPT_UTC_Z),
     # JSON only, read by orjson, refusing NUL characters, lone surrogates and deep nesting
     # (core/parsers.py): one request content type per operation, which generated clients need. The
     # attachment upload, the one body with a file, sets its own multipart parser.

@@ -144,3 +144,20 @@ def test_another_users_history_is_404_and_anonymous_401(api_client, anon_client,
 
     assert api_client.get(url(theirs)).status_code == 404
     assert anon_client.get(url(theirs)).status_code == 401
+
+
+def test_history_writes_ids_and_instants_as_drf_does(api_client, conversation):
+    # given
+    [exchange] = build_branch(conversation, 1)
+    exchange.refresh_from_db()
+
+    # when
+    [row] = api_client.get(url(conversation)).json()["results"]
+
+    # then: ids as canonical strings, UTC instants in ISO 8601 ending in "Z", as every other endpoint
+    assert row["id"] == str(exchange.pk)
+    assert row["parent_id"] is None
+    assert row["siblings"]["ids"] == [str(exchange.pk)]
+    expected = exchange.created_at.isoformat().replace("+00:00", "Z")
+    assert row["created_at"] == expected
+    assert row["response"]["completed_at"].endswith("Z")

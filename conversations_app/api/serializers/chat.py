@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
@@ -118,14 +117,6 @@ class MetricsSerializer(serializers.Serializer):
     eval_duration = serializers.IntegerField(allow_null=True)
 
 
-def _iso(value: datetime | None) -> str | None:
-    """The way DRF writes datetimes: ISO 8601, UTC as "Z"."""
-    if value is None:
-        return None
-    text = value.isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
 def metrics_of(response: AIResponse) -> dict[str, int | None]:
     return {name: getattr(response, name) for name in METRIC_FIELDS}
 
@@ -180,41 +171,43 @@ class ExchangeSerializer(serializers.Serializer):
 
     @extend_schema_field(SiblingsSerializer)
     def get_siblings(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        ids = [str(pk) for pk in row["sibling_ids"]]
-        own = str(row["id"])
+        ids = row["sibling_ids"]
+        own = row["id"]
         return {"ids": ids, "index": ids.index(own) if own in ids else 0, "count": len(ids)}
 
     def to_representation(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """`row` is one of `selectors.history.exchange_rows`.
 
-        Written out by hand: a page of history holds up to 200 exchanges, and DRF's field-by-field
+        Written out by hand: a page of history holds up to 2,000 exchanges, and DRF's field-by-field
         machinery would cost more than the query. The fields declared above are the contract (and
-        the OpenAPI schema); this builds exactly that shape.
+        the OpenAPI schema); this builds exactly that shape. Ids and instants are left as the
+        database gave them: the renderer (orjson) writes UUIDs and UTC instants ("…Z") as DRF would,
+        at a fraction of the cost of converting each one here.
         """
         return {
-            "id": str(row["id"]),
-            "conversation_id": str(row["conversation_id"]),
-            "parent_id": str(row["parent_id"]) if row["parent_id"] else None,
+            "id": row["id"],
+            "conversation_id": row["conversation_id"],
+            "parent_id": row["parent_id"],
             "position": row["position"],
-            "created_at": _iso(row["created_at"]),
+            "created_at": row["created_at"],
             "prompt": {
-                "id": str(row["prompt_id"]),
+                "id": row["prompt_id"],
                 "content": row["prompt__content"],
                 "options": row["prompt__options"],
                 "token_count": row["prompt__token_count"],
                 "history_omitted": row["prompt__history_omitted"],
-                "created_at": _iso(row["prompt__created_at"]),
+                "created_at": row["prompt__created_at"],
             },
             "response": {
-                "id": str(row["response_id"]),
+                "id": row["response_id"],
                 "content": row["response__content"],
                 "model_name": row["response__model_name"],
                 "status": row["response__status"],
                 "done_reason": row["response__done_reason"],
                 "error": row["response__error"],
                 "metrics": {name: row[f"response__{name}"] for name in METRIC_FIELDS},
-                "created_at": _iso(row["response__created_at"]),
-                "completed_at": _iso(row["response__completed_at"]),
+                "created_at": row["response__created_at"],
+                "completed_at": row["response__completed_at"],
             },
             "feedback": row["caller_feedback"],
             "note_count": row["note_count"],
