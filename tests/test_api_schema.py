@@ -251,11 +251,18 @@ def call_asgi(case, headers: dict[str, str]) -> httpx.Response:
         **REQUESTS_TRANSPORT.serialize_case(case, headers=headers, base_url=BASE_URL)
     ).prepare()
 
+    method, url = request.method, request.url
+    assert method is not None  # a prepared request has both
+    assert url is not None
+
     async def send() -> httpx.Response:
         transport = httpx.ASGITransport(app=asgi_application)
         async with httpx.AsyncClient(transport=transport) as client:
             return await client.request(
-                request.method, request.url, headers=dict(request.headers), content=request.body
+                method,
+                url,
+                headers=dict(request.headers),  # type: ignore[arg-type]  # httpx takes str or bytes values
+                content=request.body,  # type: ignore[arg-type]  # bytes or str, never a stream here
             )
 
     with ThreadPoolExecutor(max_workers=1) as pool:
