@@ -3,7 +3,7 @@
 run:  ## install what is missing, start PostgreSQL + Redis under .local/, serve on 127.0.0.1:8000
 	@scripts/dev.sh run
 
-test:  ## the same bootstrap, then ruff, checks, migrations check, OpenAPI schema and pytest
+test:  ## the same bootstrap, then ruff, checks, migrations check, OpenAPI schema, mypy and pytest
 	@scripts/dev.sh test $(ARGS)
 
 services:  ## start the local PostgreSQL + Redis and leave them running

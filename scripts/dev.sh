@@ -222,6 +222,8 @@ cmd_test() {
   "$PY" manage.py makemigrations --check --dry-run
   log "OpenAPI schema"
   "$PY" manage.py spectacular --validate --fail-on-warn --file /dev/null
+  log "mypy"
+  "$VENV/bin/mypy" .
   log "pytest"
   DJANGO_SETTINGS_MODULE=config.settings.test "$VENV/bin/pytest" "$@"
 }
