@@ -246,7 +246,10 @@ def test_the_typo_fallback_uses_the_trigram_index(large_catalogue):
     found = selectors.aimodel_search_published(query="mistrla")
 
     assert found.match == "similar"
-    assert "models_aimodel_name_trgm" in _plan(found.queryset)
+    # one of the name's two trigram indexes (as written, or with letters apart from digits): which
+    # one the planner prefers for a query both can answer depends on the statistics of the moment
+    plan = _plan(found.queryset)
+    assert "models_aimodel_name_trgm" in plan or "models_aimodel_name_apart_trgm" in plan
 
 
 def test_the_typo_fallback_uses_the_trigram_index_on_the_names_with_letters_apart(large_catalogue):
