@@ -1,4 +1,4 @@
-"""The chat loop over HTTP (issue 10, SPEC §7): each workload against the served app, beside its raw
+"""The chat loop over HTTP (SPEC §7): each workload against the served app, beside its raw
 floor, in one run.
 
     .venv/bin/python bench/chat_loop.py [--rounds 30] [--time-limit 200]
@@ -29,7 +29,7 @@ floor, in one run.
   After each send the conversation's current exchange is set back to its seeded leaf, so every send
   is at N prior exchanges (the sent exchanges stay, as siblings).
 Prints medians (search: p50 and p95), OllamaNet ÷ floor for the reads, what OllamaNet adds for the
-sends, and the issue's goal beside each row.
+sends, and its goal beside each row.
 
 `--profile ROW` runs only that row (and its floor) with py-spy (`pip install py-spy`; found on PATH or
 in $PY_SPY) sampling the worker for the measured rounds, and prints the functions taking most of
@@ -82,7 +82,7 @@ X = "\u00d7"  # the multiplication sign of the report
 REQUEST_TIMEOUT = 30.0
 PROFILE_STOP_LIMIT = 30.0
 PROMPT = "And what about the python error in the database server, step by step?"
-# Goals of issue 10: reads as OllamaNet ÷ floor, sends as milliseconds added over Ollama's own time.
+# Goals (SPEC §7): reads as OllamaNet ÷ floor, sends as milliseconds added over Ollama's own time.
 READ_GOALS = {10: 10.0, 200: 4.0, 2_000: 3.0}
 LIST_GOAL = 3.0
 SEND_ADDED_GOAL_MS = 10.0
@@ -460,7 +460,7 @@ def verdict(ok: bool) -> str:
 def report(rows: dict[str, Row], bench: Bench, rounds: int) -> list[str]:
     lines = [
         "| workload | OllamaNet median (ms) | floor median (ms) | OllamaNet ÷ floor | added over Ollama (ms) "
-        "| goal (issue 10) | |",
+        "| goal | |",
         "|---|---:|---:|---:|---:|---|---|",
     ]
     med = {name: statistics.median(row.ours_samples) for name, row in rows.items() if row.ours_samples}

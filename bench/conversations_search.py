@@ -1,4 +1,4 @@
-"""Conversation search benchmark (SPEC §7, issue 5 part c), on a throw-away database.
+"""Conversation search benchmark (SPEC §7), on a throw-away database.
 
     .venv/bin/python bench/conversations_search.py [--messages 100000]
 
