@@ -3,14 +3,18 @@ update with If-Match (title, system prompt, options, pin, archive, folder, model
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from rest_framework import serializers as drf_serializers
+from rest_framework.renderers import JSONRenderer
 
+from conversations_app.api.serializers import ConversationSerializer
 from conversations_app.models import AIResponse, Conversation, ConversationPromptResponse
 from tests.admin_app.factories import SystemMessageFactory
-from tests.conversations_app.factories import ConversationFactory, FolderFactory
+from tests.conversations_app.factories import ConversationFactory, ExchangeFactory, FolderFactory
 from tests.conversations_app.resources import AUTH_QUERIES, BASE, add_exchange, assert_error
 from tests.models_app.factories import AIModelFactory
 
@@ -457,3 +461,26 @@ def test_move_with_bad_input_is_400_and_changes_nothing(api_client, user, payloa
     assert_error(api_client.post(f"{detail(conversation)}move/", payload, format="json"), 400)
     conversation.refresh_from_db()
     assert (conversation.title, conversation.version) == ("Kept", 1)
+
+
+def test_a_conversation_is_written_exactly_as_drfs_own_serializer_writes_it(api_client, user):
+    # given: a conversation with every kind of field set (foreign keys, options, instants)
+    conversation = ConversationFactory(
+        owner=user, folder=FolderFactory(owner=user), default_options={"temperature": 0.5}
+    )
+    exchange = ExchangeFactory(conversation=conversation)
+    Conversation.objects.filter(pk=conversation.pk).update(current_exchange=exchange)
+    conversation.refresh_from_db()
+
+    class Generic(drf_serializers.ModelSerializer):
+        Meta = ConversationSerializer.Meta
+
+    expected = json.loads(JSONRenderer().render(Generic(conversation).data))
+
+    # when
+    listed = api_client.get("/api/v1/conversations/").json()["results"]
+    detail = api_client.get(f"/api/v1/conversations/{conversation.pk}/").json()
+
+    # then: the written-out rows are what DRF's field-by-field serialization gives
+    assert listed == [expected]
+    assert detail == expected
