@@ -18,11 +18,13 @@ responses/{response_id}/notes/{note_id}/         GET, PATCH (If-Match), DELETE
 {id}/messages/                                   GET the current branch, POST send a message (streamed or not)
 {id}/exchanges/{exchange_id}/regenerate/         POST another answer, as a sibling
 {id}/exchanges/{exchange_id}/select/             POST follow that branch
+{id}/exchanges/{exchange_id}/edit/               POST a new text for the prompt, answered as a sibling
+{id}/exchanges/{exchange_id}/                    DELETE the exchange and its branch (to the trash)
 search/?q=                                       GET ranked hits with snippets
 trash/                                           DELETE empties the trash
-trash/conversations/, trash/folders/             GET list
-trash/{conversations|folders}/{id}/              GET, DELETE (for good)
-trash/{conversations|folders}/{id}/restore/      POST
+trash/conversations/, trash/folders/, trash/exchanges/   GET list
+trash/{conversations|folders|exchanges}/{id}/            GET, DELETE (for good)
+trash/{conversations|folders|exchanges}/{id}/restore/    POST
 """
 
 from django.urls import path
@@ -34,6 +36,7 @@ router = SimpleRouter(use_regex_path=False)
 router.register("folders", views.FolderViewSet, basename="folder")
 router.register("trash/conversations", views.TrashedConversationViewSet, basename="trash-conversation")
 router.register("trash/folders", views.TrashedFolderViewSet, basename="trash-folder")
+router.register("trash/exchanges", views.TrashedExchangeViewSet, basename="trash-exchange")
 router.register("", views.ConversationViewSet, basename="conversation")
 
 urlpatterns = [
@@ -46,6 +49,16 @@ urlpatterns = [
         "<uuid:conversation_id>/exchanges/<uuid:exchange_id>/regenerate/",
         views.ExchangeRegenerateView.as_view(),
         name="conversation-exchange-regenerate",
+    ),
+    path(
+        "<uuid:conversation_id>/exchanges/<uuid:exchange_id>/",
+        views.ExchangeDetailView.as_view(),
+        name="conversation-exchange-detail",
+    ),
+    path(
+        "<uuid:conversation_id>/exchanges/<uuid:exchange_id>/edit/",
+        views.ExchangeEditView.as_view(),
+        name="conversation-exchange-edit",
     ),
     path(
         "<uuid:conversation_id>/exchanges/<uuid:exchange_id>/select/",

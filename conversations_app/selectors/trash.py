@@ -1,12 +1,12 @@
-"""Reads of the trash: the owner's soft-deleted conversations and folders."""
+"""Reads of the trash: the owner's soft-deleted conversations, folders and exchanges."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
-from conversations_app.models import Conversation, Folder
+from conversations_app.models import Conversation, ConversationPromptResponse, Folder
 
 if TYPE_CHECKING:
     from auth_app.models import User
@@ -20,3 +20,14 @@ def trashed_conversation_list(*, owner: User) -> QuerySet[Conversation]:
 def trashed_folder_list(*, owner: User) -> QuerySet[Folder]:
     """The owner's soft-deleted folders, on their own or with a parent folder."""
     return Folder.all_objects.dead().filter(owner=owner)
+
+
+def trashed_exchange_list(*, owner: User) -> QuerySet[ConversationPromptResponse]:
+    """The owner's exchanges deleted on their own (not with their parent exchange nor with their
+    conversation), with their prompt."""
+    return (
+        ConversationPromptResponse.all_objects.dead()
+        .filter(conversation__owner=owner, conversation__deleted_at__isnull=True)
+        .exclude(parent__deleted_at=F("deleted_at"))
+        .select_related("prompt")
+    )

@@ -153,15 +153,14 @@ def exchange_start(
     return exchange
 
 
-def exchange_regenerate(
-    *, exchange: ConversationPromptResponse, options: Mapping[str, Any] | None = None
+def _answer_again(
+    *,
+    exchange: ConversationPromptResponse,
+    content: str | None,
+    options: Mapping[str, Any] | None,
 ) -> ConversationPromptResponse:
-    """Ask again: a sibling of `exchange` (same parent and position, same prompt text) with a
-    `streaming` response, which becomes the conversation's current exchange.
-
-    Without `options` the prompt's own options are reused; with them, the conversation's defaults
-    overlaid with `options`.
-    """
+    """A sibling of `exchange` (same parent and position) with a `streaming` response, which becomes
+    the conversation's current exchange. `content=None` asks the same prompt again."""
     with transaction.atomic():
         locked = _lock_conversation(exchange.conversation_id)
         _ensure_model_available(locked)
@@ -172,10 +171,16 @@ def exchange_regenerate(
         )
         if source is None:
             raise NotFound("Exchange not found.")
+        if options is not None:
+            options = {**locked.default_options, **options}
+        elif content is None:
+            options = source.prompt.options
+        else:
+            options = locked.default_options
         sibling = _create_exchange(
             conversation=locked,
-            content=source.prompt.content,
-            options=source.prompt.options if options is None else {**locked.default_options, **options},
+            content=source.prompt.content if content is None else content,
+            options=options,
             parent_id=source.parent_id,
             position=source.position,
         )
@@ -187,6 +192,29 @@ def exchange_regenerate(
             updated_at=now,
         )
     return sibling
+
+
+def exchange_regenerate(
+    *, exchange: ConversationPromptResponse, options: Mapping[str, Any] | None = None
+) -> ConversationPromptResponse:
+    """Ask again: a sibling of `exchange` (same parent and position, same prompt text) with a
+    `streaming` response, which becomes the conversation's current exchange.
+
+    Without `options` the prompt's own options are reused; with them, the conversation's defaults
+    overlaid with `options`.
+    """
+    return _answer_again(exchange=exchange, content=None, options=options)
+
+
+def exchange_edit(
+    *, exchange: ConversationPromptResponse, content: str, options: Mapping[str, Any] | None = None
+) -> ConversationPromptResponse:
+    """Edit a prompt: a sibling of `exchange` (same parent and position) with the new text and a
+    `streaming` response, which becomes the conversation's current exchange. The old branch stays
+    reachable as a sibling. The options are the conversation's defaults overlaid with `options`."""
+    if not content.strip():
+        raise ValidationFailed(fields={"content": ["This field may not be blank."]})
+    return _answer_again(exchange=exchange, content=content, options=options or {})
 
 
 def _int_metric(value: Any) -> int | None:
@@ -295,6 +323,15 @@ _DEEPEST_LEAF_SQL = f"""
 """  # noqa: S608 - the table name is ours, the value is a parameter
 
 
+def deepest_leaf_id(exchange_id: Any) -> Any:
+    """The leaf reached from an exchange by taking, at each level, the most recently created alive
+    child (the exchange itself when it has none)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_DEEPEST_LEAF_SQL, [exchange_id])
+        (leaf_id,) = cursor.fetchone()
+    return leaf_id
+
+
 def conversation_switch_branch(
     *, conversation: Conversation, exchange: ConversationPromptResponse
 ) -> ConversationPromptResponse:
@@ -309,9 +346,7 @@ def conversation_switch_branch(
         locked = _lock_conversation(conversation.pk)
         if not ConversationPromptResponse.objects.filter(pk=exchange.pk, conversation=locked).exists():
             raise NotFound("Exchange not found.")
-        with connection.cursor() as cursor:
-            cursor.execute(_DEEPEST_LEAF_SQL, [exchange.pk])
-            (leaf_id,) = cursor.fetchone()
+        leaf_id = deepest_leaf_id(exchange.pk)
         Conversation.objects.filter(pk=locked.pk).update(
             current_exchange_id=leaf_id, updated_at=timezone.now()
         )

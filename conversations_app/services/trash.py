@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection, models, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Greatest
+from django.utils import timezone
 
 from conversations_app.models import (
     AIResponse,
@@ -19,7 +22,9 @@ from conversations_app.models import (
     Prompt,
 )
 from conversations_app.services.attachments import attachment_files_release
+from conversations_app.services.chat import deepest_leaf_id
 from core import services as core_services
+from core.exceptions import Conflict, NotFound
 
 if TYPE_CHECKING:
     from auth_app.models import User
@@ -110,6 +115,166 @@ def folder_restore(*, folder: Folder) -> Folder:
     return restored
 
 
+# --- Exchanges: a branch to the trash and back -----------------------------------------------------------
+
+_EXCHANGES = ConversationPromptResponse._meta.db_table
+
+
+def exchange_subtree_ids(*, exchange_id: Any) -> list:
+    """The exchange and every exchange below it, deleted or not (one recursive query)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH RECURSIVE subtree(id) AS (
+                SELECT id FROM {_EXCHANGES} WHERE id = %s
+                UNION ALL
+                SELECT e.id FROM {_EXCHANGES} e JOIN subtree s ON e.parent_id = s.id
+            )
+            SELECT id FROM subtree
+            """,  # noqa: S608 - the table name is ours, the value is a parameter
+            [exchange_id],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _exchange_rows(exchange_ids: list) -> list[models.QuerySet]:
+    """What a branch of exchanges owns, in the project's lock order (core.services)."""
+    return [
+        ConversationPromptResponse.all_objects.filter(pk__in=exchange_ids),
+        AIResponse.all_objects.filter(exchange__in=exchange_ids),
+        Prompt.all_objects.filter(exchange__in=exchange_ids),
+        Feedback.all_objects.filter(response__exchange__in=exchange_ids),
+        Note.all_objects.filter(response__exchange__in=exchange_ids),
+    ]
+
+
+def _messages_in(exchanges: models.QuerySet) -> int:
+    """How many messages these exchanges count for in `Conversation.message_count`: each prompt, and
+    each answer with text."""
+    answered = exchanges.exclude(response__content="").count()
+    return exchanges.count() + answered
+
+
+def _nearest_sibling_id(exchange: ConversationPromptResponse) -> Any:
+    """The alive sibling created closest before `exchange`, else the closest after it."""
+    siblings = ConversationPromptResponse.objects.filter(
+        conversation_id=exchange.conversation_id, parent_id=exchange.parent_id, position=exchange.position
+    ).exclude(pk=exchange.pk)
+    before = siblings.filter(
+        Q(created_at__lt=exchange.created_at) | Q(created_at=exchange.created_at, pk__lt=exchange.pk)
+    ).order_by("-created_at", "-pk")
+    after = siblings.order_by("created_at", "pk")
+    return before.values_list("pk", flat=True).first() or after.values_list("pk", flat=True).first()
+
+
+def exchange_soft_delete(*, exchange: ConversationPromptResponse) -> ConversationPromptResponse:
+    """Move an exchange to the trash with everything below it (prompts, answers, feedback, notes).
+
+    Conflict (409) while an answer of that branch is still being written. When the current branch ran
+    through it, the conversation follows the nearest surviving sibling (down to its latest leaf), else
+    the parent (no exchange at all when the first one goes without a sibling).
+    """
+    with transaction.atomic():
+        conversation = core_services.lock_for_update(Conversation, exchange.conversation_id)
+        core_services.ensure_alive(conversation)
+        locked = ConversationPromptResponse.objects.select_for_update().filter(pk=exchange.pk).first()
+        if locked is None or locked.conversation_id != conversation.pk:
+            raise NotFound("Exchange not found.")
+        subtree = exchange_subtree_ids(exchange_id=locked.pk)
+        alive = ConversationPromptResponse.objects.filter(pk__in=subtree)
+        if alive.filter(response__status=AIResponse.Status.STREAMING).exists():
+            raise Conflict(
+                "An answer in this branch is still being written; stop it or wait for it to end.",
+                code="exchange_streaming",
+            )
+        removed = _messages_in(alive)
+        # Never below zero, whatever rows written outside the services left behind.
+        changes: dict = {
+            "message_count": Greatest(F("message_count") - removed, 0),
+            "updated_at": timezone.now(),
+        }
+        if conversation.current_exchange_id in subtree:
+            sibling_id = _nearest_sibling_id(locked)
+            changes["current_exchange_id"] = (
+                deepest_leaf_id(sibling_id) if sibling_id is not None else locked.parent_id
+            )
+        core_services.soft_delete_rows(_exchange_rows(subtree), at=timezone.now())
+        Conversation.objects.filter(pk=conversation.pk).update(**changes)
+    return ConversationPromptResponse.all_objects.get(pk=locked.pk)
+
+
+def exchange_restore(*, exchange: ConversationPromptResponse) -> ConversationPromptResponse:
+    """Bring back a deleted exchange with exactly what its deletion took. Conflict (409) when it is
+    not in the trash, or when the exchange it follows is itself deleted (restore that one first).
+    The current branch stays where it is; the restored one is a sibling to switch to."""
+    with transaction.atomic():
+        conversation = core_services.lock_for_update(Conversation, exchange.conversation_id)
+        core_services.ensure_alive(conversation)
+        locked = core_services.lock_for_update(ConversationPromptResponse, exchange.pk)
+        core_services.ensure_deleted(locked)
+        if (
+            locked.parent_id is not None
+            and not ConversationPromptResponse.objects.filter(pk=locked.parent_id).exists()
+        ):
+            raise Conflict(
+                "The exchange this one follows is deleted too; restore that one first.",
+                code="restore_parent_deleted",
+            )
+        subtree = exchange_subtree_ids(exchange_id=locked.pk)
+        at = locked.deleted_at
+        assert at is not None  # ensure_deleted
+        taken = ConversationPromptResponse.all_objects.filter(pk__in=subtree, deleted_at=at)
+        taken_ids = list(taken.values_list("pk", flat=True))
+        core_services.restore_rows(_exchange_rows(taken_ids), at=at)
+        restored = _messages_in(ConversationPromptResponse.objects.filter(pk__in=taken_ids))
+        Conversation.objects.filter(pk=conversation.pk).update(
+            message_count=F("message_count") + restored, updated_at=timezone.now()
+        )
+    return ConversationPromptResponse.objects.select_related("prompt", "response").get(pk=locked.pk)
+
+
+def _purge_exchange_rows(exchange_ids: list) -> None:
+    """Hard-delete these exchanges with their prompts, answers, feedback and notes (children first:
+    the tree's foreign key cascades, the one-to-one rows are read before)."""
+    exchanges = ConversationPromptResponse.all_objects.filter(pk__in=exchange_ids)
+    pairs = list(exchanges.values_list("prompt_id", "response_id"))
+    response_ids = [response_id for _, response_id in pairs]
+    Feedback.all_objects.filter(response_id__in=response_ids).delete()
+    Note.all_objects.filter(response_id__in=response_ids).delete()
+    exchanges.delete()
+    Prompt.all_objects.filter(pk__in=[prompt_id for prompt_id, _ in pairs]).delete()
+    AIResponse.all_objects.filter(pk__in=response_ids).delete()
+
+
+def _trashed_exchange_roots() -> models.QuerySet:
+    """Deleted exchanges that were deleted on their own (not with their parent, nor with their
+    conversation)."""
+    return (
+        ConversationPromptResponse.all_objects.dead()
+        .filter(conversation__deleted_at__isnull=True)
+        .exclude(parent__deleted_at=F("deleted_at"))
+    )
+
+
+def _purge_exchange_trees(roots: Iterable[ConversationPromptResponse]) -> int:
+    purged = 0
+    for root in roots:
+        subtree = exchange_subtree_ids(exchange_id=root.pk)
+        _purge_exchange_rows(subtree)
+        purged += 1
+    return purged
+
+
+def exchange_purge(*, exchange: ConversationPromptResponse) -> None:
+    """Delete an exchange in the trash for good, with the branch below it. Conflict (409) when it is
+    not in the trash."""
+    with transaction.atomic():
+        core_services.lock_for_update(Conversation, exchange.conversation_id)
+        locked = core_services.lock_for_update(ConversationPromptResponse, exchange.pk)
+        core_services.ensure_deleted(locked)
+        _purge_exchange_trees([locked])
+
+
 # --- Purge: hard delete from the trash, stored files included ---------------------------------------------
 
 PURGE_BATCH_SIZE = 200
@@ -191,6 +356,7 @@ def trash_empty(*, owner: User) -> None:
         digests, _ = _purge_folders(list(roots))
         conversations = Conversation.all_objects.dead().filter(owner=owner)
         digests |= _purge_conversation_rows(list(conversations.values_list("pk", flat=True)))
+        _purge_exchange_trees(_trashed_exchange_roots().filter(conversation__owner=owner))
         _release_files_on_commit(digests)
 
 
@@ -198,7 +364,7 @@ def trash_purge_expired(*, deleted_before: datetime) -> dict[str, int]:
     """Purge, for every user, what was deleted before `deleted_before`: folders, conversations, and
     attachments, notes and feedback deleted on their own. Works in batches, each its own transaction,
     so a long purge neither holds locks for long nor loses its progress. Returns counts by kind."""
-    counts = {"folders": 0, "conversations": 0, "attachments": 0, "notes": 0, "feedback": 0}
+    counts = {"folders": 0, "conversations": 0, "exchanges": 0, "attachments": 0, "notes": 0, "feedback": 0}
     # A folder deleted with its parent goes with that parent's purge: only the roots are picked here.
     expired_roots = Folder.all_objects.filter(deleted_at__lt=deleted_before).exclude(
         parent__deleted_at=models.F("deleted_at")
@@ -213,6 +379,10 @@ def trash_purge_expired(*, deleted_before: datetime) -> dict[str, int]:
         with transaction.atomic():
             _release_files_on_commit(_purge_conversation_rows(batch))
             counts["conversations"] += len(batch)
+    expired_exchanges = _trashed_exchange_roots().filter(deleted_at__lt=deleted_before)
+    while batch := list(expired_exchanges.order_by("pk")[:PURGE_BATCH_SIZE]):
+        with transaction.atomic():
+            counts["exchanges"] += _purge_exchange_trees(batch)
     with transaction.atomic():
         attachments = Attachment.all_objects.filter(deleted_at__lt=deleted_before)
         digests = set(attachments.values_list("sha256", flat=True))

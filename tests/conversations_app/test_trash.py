@@ -306,7 +306,14 @@ def test_retention_purge_task_is_idempotent_and_reports_counts(user):
     second = purge_trash.delay().get()
 
     assert first["conversations"] == 1
-    assert second == {"folders": 0, "conversations": 0, "attachments": 0, "notes": 0, "feedback": 0}
+    assert second == {
+        "folders": 0,
+        "conversations": 0,
+        "exchanges": 0,
+        "attachments": 0,
+        "notes": 0,
+        "feedback": 0,
+    }
 
 
 def test_retention_command_refuses_negative_days():

@@ -9,7 +9,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from conversations_app.models import AIResponse, Feedback
+from conversations_app.models import AIResponse, ConversationPromptResponse, Feedback
 from conversations_app.services.chat import METRIC_FIELDS
 from core.api import StrictKeysMixin
 
@@ -86,6 +86,33 @@ class MessageCreateSerializer(StrictKeysMixin, serializers.Serializer):
         if not value.strip():
             raise serializers.ValidationError("This field may not be blank.")
         return value
+
+
+class ExchangeEditSerializer(StrictKeysMixin, serializers.Serializer):
+    """A prompt's new text, answered as a sibling of the edited exchange."""
+
+    content = serializers.CharField(max_length=MAX_PROMPT_CHARS, trim_whitespace=False)
+    options = ChatOptionsSerializer(required=False, help_text="Overlaid on the conversation's defaults.")
+    stream = serializers.BooleanField(
+        default=False,
+        help_text="Stream the answer as Server-Sent Events (as does Accept: text/event-stream).",
+    )
+
+    def validate_content(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("This field may not be blank.")
+        return value
+
+
+class TrashedExchangeSerializer(serializers.ModelSerializer):
+    """An exchange deleted with the branch below it."""
+
+    prompt = serializers.CharField(source="prompt.content", read_only=True, help_text="The prompt's text.")
+
+    class Meta:
+        model = ConversationPromptResponse
+        fields = ("id", "conversation", "parent", "position", "prompt", "created_at", "deleted_at")
+        read_only_fields = fields
 
 
 class RegenerateSerializer(StrictKeysMixin, serializers.Serializer):

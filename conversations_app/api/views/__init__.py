@@ -6,19 +6,28 @@ from conversations_app.api.views.annotations import FeedbackView, NoteViewSet
 from conversations_app.api.views.attachments import AttachmentViewSet
 from conversations_app.api.views.chat import (
     ConversationMessagesView,
+    ExchangeDetailView,
+    ExchangeEditView,
     ExchangeRegenerateView,
     ExchangeSelectView,
 )
 from conversations_app.api.views.conversations import ConversationViewSet
 from conversations_app.api.views.folders import FolderViewSet
 from conversations_app.api.views.search import SearchView
-from conversations_app.api.views.trash import TrashedConversationViewSet, TrashedFolderViewSet, TrashView
+from conversations_app.api.views.trash import (
+    TrashedConversationViewSet,
+    TrashedExchangeViewSet,
+    TrashedFolderViewSet,
+    TrashView,
+)
 from conversations_app.api.views.usage import UserUsageView
 
 __all__ = [
     "AttachmentViewSet",
     "ConversationMessagesView",
     "ConversationViewSet",
+    "ExchangeDetailView",
+    "ExchangeEditView",
     "ExchangeRegenerateView",
     "ExchangeSelectView",
     "FeedbackView",
@@ -27,6 +36,7 @@ __all__ = [
     "SearchView",
     "TrashView",
     "TrashedConversationViewSet",
+    "TrashedExchangeViewSet",
     "TrashedFolderViewSet",
     "UserUsageView",
 ]

@@ -25,6 +25,7 @@ from rest_framework.views import APIView
 
 from auth_app.authentication import AuthenticatedRequest
 from conversations_app.api.serializers.chat import (
+    ExchangeEditSerializer,
     ExchangePageSerializer,
     ExchangeSerializer,
     MessageCreateSerializer,
@@ -38,11 +39,13 @@ from conversations_app.services.chat import (
     ExchangeRelay,
     conversation_switch_branch,
     exchange_chat_messages,
+    exchange_edit,
     exchange_fail,
     exchange_interrupt,
     exchange_regenerate,
     exchange_start,
 )
+from conversations_app.services.trash import exchange_soft_delete
 from core.api import EVENT_STREAM, AsyncAPIView, error_example, validated
 from core.db import db_step
 from core.exceptions import ApplicationError, error_body
@@ -346,6 +349,50 @@ class ExchangeRegenerateView(ChatAnswerMixin, AsyncAPIView):
         exchange = exchange_regenerate(exchange=source, options=data.get("options"))
         messages = exchange_chat_messages(exchange=exchange, conversation=exchange.conversation)
         return exchange, messages, wants_stream(request, data)
+
+
+class ExchangeEditView(ChatAnswerMixin, AsyncAPIView):
+    """A prompt's new text, answered as a sibling of the edited exchange that becomes current."""
+
+    @extend_schema(
+        summary="Edit a prompt",
+        description="Creates a sibling of this exchange (same parent and position) with the new text, "
+        "makes it the current branch and answers it like a message: `201` with the stored exchange, or "
+        "streamed. The old branch stays reachable through `siblings`. Options are the conversation's "
+        "defaults overlaid with `options`." + SSE_DESCRIPTION,
+        request=ExchangeEditSerializer,
+        responses={201: ExchangeSerializer, **STREAM_RESPONSES},
+    )
+    async def post(self, request: Request, conversation_id, exchange_id) -> Response | StreamingHttpResponse:
+        exchange, messages, stream = await db_step(self._start, request, conversation_id, exchange_id)
+        return await self.answer(request, exchange, messages, stream)
+
+    def _start(
+        self, request: Request, conversation_id, exchange_id
+    ) -> tuple[ConversationPromptResponse, list, bool]:
+        data = validated(ExchangeEditSerializer, request.data)
+        source = exchange_get(user=request.user, conversation_id=conversation_id, exchange_id=exchange_id)
+        exchange = exchange_edit(exchange=source, content=data["content"], options=data.get("options"))
+        messages = exchange_chat_messages(exchange=exchange, conversation=exchange.conversation)
+        return exchange, messages, wants_stream(request, data)
+
+
+class ExchangeDetailView(APIView):
+    """One exchange of the conversation."""
+
+    @extend_schema(
+        summary="Delete an exchange with the branch below it",
+        description="Moves the exchange and everything below it to the trash (restorable from "
+        "`trash/exchanges/`). When the current branch ran through it, the conversation follows the "
+        "nearest surviving sibling (down to its latest continuation), else the parent. `409` "
+        "`exchange_streaming` while an answer of that branch is still being written.",
+        request=None,
+        responses={204: None},
+    )
+    def delete(self, request: AuthenticatedRequest, conversation_id, exchange_id) -> Response:
+        exchange = exchange_get(user=request.user, conversation_id=conversation_id, exchange_id=exchange_id)
+        exchange_soft_delete(exchange=exchange)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ExchangeSelectView(APIView):

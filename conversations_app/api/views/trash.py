@@ -15,8 +15,10 @@ from conversations_app.api.serializers import (
     TrashedConversationSerializer,
     TrashedFolderSerializer,
 )
+from conversations_app.api.serializers.chat import ExchangeSerializer, TrashedExchangeSerializer
 from conversations_app.api.views.base import OwnedResourceViewSet, TrashPagination
-from conversations_app.selectors import trashed_conversation_list, trashed_folder_list
+from conversations_app.selectors import trashed_conversation_list, trashed_exchange_list, trashed_folder_list
+from conversations_app.selectors.history import exchange_row_get
 from core.api import NO_CONTENT
 
 
@@ -75,6 +77,41 @@ class TrashedFolderViewSet(OwnedResourceViewSet):
 
     def destroy(self, request, pk=None) -> Response:
         services.folder_purge(folder=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Your deleted exchanges (each with the branch below it), most recently deleted first"
+    ),
+    retrieve=extend_schema(summary="A deleted exchange"),
+    restore=extend_schema(
+        summary="Restore an exchange with the branch its deletion took",
+        description="The restored exchange is a sibling to switch to; the current branch stays where "
+        "it is. `409` when the exchange it follows is deleted too (restore that one first).",
+        request=None,
+        responses=ExchangeSerializer,
+    ),
+    destroy=extend_schema(summary="Delete an exchange and its branch for good", responses=NO_CONTENT),
+)
+class TrashedExchangeViewSet(OwnedResourceViewSet):
+    """Exchanges you deleted on their own (the conversation still alive): restore one with the branch
+    its deletion took, or delete it for good."""
+
+    serializer_class = TrashedExchangeSerializer
+    pagination_class = TrashPagination
+    http_method_names = ["get", "post", "delete", "head", "options"]
+
+    def owned_queryset(self) -> QuerySet:
+        return trashed_exchange_list(owner=self.request.user)
+
+    @action(detail=True, methods=["post"])
+    def restore(self, request, pk=None) -> Response:
+        exchange = services.exchange_restore(exchange=self.get_object())
+        return Response(ExchangeSerializer(exchange_row_get(user=request.user, exchange_id=exchange.pk)).data)
+
+    def destroy(self, request, pk=None) -> Response:
+        services.exchange_purge(exchange=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
