@@ -130,6 +130,12 @@ class Prompt(BaseModel, SoftDeleteModel):
         default=0,
         help_text="Earlier exchanges of the branch left out of what the model was sent (context budget)",
     )
+    documents = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The conversation's documents as the model was sent them with this prompt: "
+        '[{"id", "name", "status": "included" | "cut" | "left_out"}], newest first',
+    )
     search_vector = models.GeneratedField(
         expression=SearchVector("content", config="english"),
         output_field=SearchVectorField(),

@@ -170,6 +170,8 @@ CHAT_RECORD_RETRY_SECONDS = env.float("CHAT_RECORD_RETRY_SECONDS", default=600.0
 # The context (tokens) a chat is budgeted to when neither the message's options (`num_ctx`) nor a
 # smaller trained context of the model say otherwise: what Ollama itself uses when not told.
 CHAT_DEFAULT_CONTEXT_TOKENS = env.int("CHAT_DEFAULT_CONTEXT_TOKENS", default=4096)
+# The share of a message's context budget the conversation's documents may take (the rest is history).
+CHAT_DOCUMENTS_SHARE = env.float("CHAT_DOCUMENTS_SHARE", default=0.5)
 # Server-Sent Events: a comment at least this often (seconds) while nothing else is sent.
 SSE_KEEPALIVE_SECONDS = env.float("SSE_KEEPALIVE_SECONDS", default=15.0)
 # Seconds /health/ready waits for each dependency (PostgreSQL's connect takes at least 2 s to time out).

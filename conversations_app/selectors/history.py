@@ -47,6 +47,7 @@ ROW_FIELDS = (
     "prompt__options",
     "prompt__token_count",
     "prompt__history_omitted",
+    "prompt__documents",
     "prompt__created_at",
     "response_id",
     "response__content",

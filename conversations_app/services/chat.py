@@ -33,6 +33,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from conversations_app.models import AIResponse, Conversation, ConversationPromptResponse, Prompt
+from conversations_app.selectors.attachments import conversation_documents
 from conversations_app.selectors.history import ancestor_turns_within
 from core.db import db_step, released
 from core.exceptions import ApplicationError, Conflict, DatabaseUnavailable, NotFound, ValidationFailed
@@ -378,13 +379,61 @@ def context_budget(*, options: Mapping[str, Any], model_context: int | None) -> 
     return context - min(wanted, context // 2)
 
 
+# At most this many documents are considered for one message; a document cut to fewer bytes than
+# DOCUMENT_MIN_BYTES is left out rather than sent as a stub.
+MAX_DOCUMENTS = 20
+DOCUMENT_MIN_BYTES = 512
+DOCUMENTS_INTRO = "Documents attached to this conversation, newest first:"
+
+
+def _document_block(name: str, text: str, *, cut: bool) -> str:
+    ending = "\n[The rest of this document did not fit in the context.]" if cut else ""
+    return f'<document name="{name}">\n{text}{ending}\n</document>'
+
+
+def documents_within(*, conversation_id: Any, budget_bytes: int) -> tuple[str, list[dict[str, Any]]]:
+    """The conversation's documents as one text for the model, within `budget_bytes`, and what
+    became of each: newest first, each whole while it fits (`included`); the first that does not fit
+    is cut to the room left (`cut`, unless that room is under DOCUMENT_MIN_BYTES); the rest are
+    `left_out`. No documents: an empty text."""
+    if budget_bytes <= 0:
+        return "", []
+    documents = conversation_documents(
+        conversation_id=conversation_id, head_chars=budget_bytes, limit=MAX_DOCUMENTS
+    )
+    if not documents:
+        return "", []
+    blocks: list[str] = []
+    statuses: list[dict[str, Any]] = []
+    room = budget_bytes - len(DOCUMENTS_INTRO.encode())
+    for document in documents:
+        overhead = len(_document_block(document.name, "", cut=True).encode()) + 2
+        if room - overhead >= document.size:
+            blocks.append(_document_block(document.name, document.head, cut=False))
+            status = "included"
+        elif room - overhead >= DOCUMENT_MIN_BYTES:
+            head = document.head.encode()[: room - overhead].decode(errors="ignore")
+            blocks.append(_document_block(document.name, head, cut=True))
+            status = "cut"
+        else:
+            status = "left_out"
+        if status != "left_out":
+            room -= len(blocks[-1].encode()) + 2
+        statuses.append({"id": str(document.id), "name": document.name, "status": status})
+    if not blocks:
+        return "", statuses
+    return "\n\n".join([DOCUMENTS_INTRO, *blocks]), statuses
+
+
 def exchange_chat_messages(
     *, exchange: ConversationPromptResponse, conversation: Conversation | None = None
 ) -> list[dict[str, str]]:
     """The messages to send to Ollama to answer `exchange`, within the model's context.
 
     First the system prompt (the conversation's own text, else its SystemMessage's content, if any),
-    then the newest exchanges above this one on its branch that fit in the context budget
+    then the conversation's documents (`documents_within`, up to CHAT_DOCUMENTS_SHARE of the budget
+    left after the system prompt and the new prompt; which were sent is stored on the prompt as
+    `documents`), then the newest exchanges above this one on its branch that fit in the context budget
     (`context_budget`, counted with `estimated_tokens`) as a user turn and an assistant turn each, then
     this exchange's prompt. The system prompt and the new prompt are always sent. How many earlier
     exchanges were left out is stored on the prompt (`history_omitted`), for the history to say so.
@@ -420,15 +469,22 @@ def exchange_chat_messages(
     prompt = exchange.prompt
     budget = context_budget(options=prompt.options, model_context=conversation.model.context_length)
     room = budget - estimated_tokens(system) - estimated_tokens(prompt.content)
+    documents, statuses = documents_within(
+        conversation_id=exchange.conversation_id,
+        budget_bytes=int(max(room, 0) * settings.CHAT_DOCUMENTS_SHARE) * BYTES_PER_TOKEN,
+    )
+    if documents:
+        messages.append({"role": "system", "content": documents})
+        room -= estimated_tokens(documents)
     turns = ancestor_turns_within(exchange=exchange, budget_bytes=room * BYTES_PER_TOKEN)
     for turn in turns:
         if turn.answer:
             messages.append({"role": "user", "content": turn.prompt})
             messages.append({"role": "assistant", "content": turn.answer})
     omitted = turns[0].position if turns else exchange.position
-    if omitted != prompt.history_omitted:
-        Prompt._base_manager.filter(pk=prompt.pk).update(history_omitted=omitted)
-        prompt.history_omitted = omitted
+    if omitted != prompt.history_omitted or statuses != prompt.documents:
+        Prompt._base_manager.filter(pk=prompt.pk).update(history_omitted=omitted, documents=statuses)
+        prompt.history_omitted, prompt.documents = omitted, statuses
     messages.append({"role": "user", "content": prompt.content})
     return messages
 

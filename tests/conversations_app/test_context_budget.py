@@ -18,7 +18,7 @@ from tests.conversations_app.factories import ConversationFactory, ExchangeFacto
 pytestmark = pytest.mark.django_db
 
 # Statements of one message sent and answered whole (see the test that pins it).
-SEND_QUERIES = 21
+SEND_QUERIES = 22
 # Each earlier turn: a 90-byte prompt and a 90-byte answer, so 60 tokens by the estimate.
 TURN_TEXT = "x" * 90
 
@@ -132,8 +132,9 @@ def test_building_the_history_costs_the_same_at_any_length(user, length, django_
     conversation = ConversationFactory(owner=user)
     exchange = new_prompt(conversation, branch(conversation, length), options={"num_ctx": 400})
 
-    # when: the conversation with its system prompt, the turns within the budget, the omitted count
-    with django_assert_num_queries(3):
+    # when: the conversation with its system prompt, its documents, the turns within the budget, the
+    # omitted count
+    with django_assert_num_queries(4):
         messages = exchange_chat_messages(exchange=exchange)
 
     # then: the same turns are sent, and the walk up the branch stopped after the budget (4 turns
@@ -180,8 +181,8 @@ def test_sending_a_message_costs_the_same_statements_at_any_length(
 
     # when: authentication; the conversation (owner check), locked with its model and system
     # message, the current exchange, the prompt, response and exchange, the conversation's update;
-    # the turns; the answer's end (locks, response, prompt's token count, conversation's totals);
-    # the stored exchange as a row, plus the transactions' savepoints
+    # the documents, the turns; the answer's end (locks, response, prompt's token count,
+    # conversation's totals); the stored exchange as a row, plus the transactions' savepoints
     with django_assert_num_queries(SEND_QUERIES) as context:
         sent = api_client.post(
             f"/api/v1/conversations/{conversation.pk}/messages/",

@@ -122,6 +122,12 @@ class RegenerateSerializer(StrictKeysMixin, serializers.Serializer):
     stream = serializers.BooleanField(default=False)
 
 
+class PromptDocumentSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    status = serializers.ChoiceField(choices=["included", "cut", "left_out"])
+
+
 class PromptOutSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     content = serializers.CharField()
@@ -129,6 +135,11 @@ class PromptOutSerializer(serializers.Serializer):
     token_count = serializers.IntegerField()
     history_omitted = serializers.IntegerField(
         help_text="Earlier exchanges of the branch the model was not sent: they did not fit in its context."
+    )
+    documents = PromptDocumentSerializer(
+        many=True,
+        help_text="The conversation's documents (extracted text of its attachments), newest first, and "
+        "whether the model was sent each whole (`included`), cut to fit (`cut`) or not at all (`left_out`).",
     )
     created_at = serializers.DateTimeField()
 
@@ -223,6 +234,7 @@ class ExchangeSerializer(serializers.Serializer):
                 "options": row["prompt__options"],
                 "token_count": row["prompt__token_count"],
                 "history_omitted": row["prompt__history_omitted"],
+                "documents": row["prompt__documents"],
                 "created_at": row["prompt__created_at"],
             },
             "response": {
