@@ -1,6 +1,6 @@
 """Background work of conversations: attachment text extraction (and the sweep that queues it again
 when it was lost), the trash retention purge, and the sweep of answers left `streaming` by a process
-that died."""
+that died, and the titles of conversations nobody named."""
 
 from __future__ import annotations
 
@@ -31,6 +31,12 @@ def interrupt_stale_answers() -> int:
     """Mark `interrupted` the answers left `streaming` longer than the read timeout plus a margin."""
     older_than = timedelta(seconds=settings.OLLAMA_READ_TIMEOUT + settings.CHAT_STALE_MARGIN_SECONDS)
     return services.exchange_interrupt_stale(older_than=older_than)
+
+
+@shared_task(ignore_result=True)
+def title_conversation(conversation_id: str, exchange_id: str) -> str:
+    """Title an untitled conversation after its first answer (the user's own title always wins)."""
+    return services.conversation_title_generate(conversation_id=conversation_id, exchange_id=exchange_id)
 
 
 @shared_task(ignore_result=True)

@@ -159,6 +159,8 @@ MEDIA_URL = "media/"
 
 # --- Domain settings ------------------------------------------------------------------------------------
 OLLAMA_URL = env("OLLAMA_URL", default="http://127.0.0.1:11434")
+# The model that titles new conversations (empty: the conversation's own model).
+TITLE_MODEL = env("TITLE_MODEL", default="")
 OLLAMA_CONNECT_TIMEOUT = env.float("OLLAMA_CONNECT_TIMEOUT", default=3.0)
 OLLAMA_READ_TIMEOUT = env.float("OLLAMA_READ_TIMEOUT", default=300.0)
 # Chat: a streaming answer shows it is alive this often (seconds); one silent for longer than the read

@@ -24,6 +24,7 @@ from conversations_app.services.conversations import conversation_create, conver
 from conversations_app.services.feedback import feedback_create, feedback_delete, feedback_update
 from conversations_app.services.folders import folder_create, folder_update
 from conversations_app.services.notes import note_create, note_delete, note_update
+from conversations_app.services.titles import conversation_title_generate
 from conversations_app.services.trash import (
     conversation_purge,
     conversation_restore,
@@ -51,6 +52,7 @@ __all__ = [
     "conversation_restore",
     "conversation_soft_delete",
     "conversation_switch_branch",
+    "conversation_title_generate",
     "conversation_update",
     "exchange_chat_messages",
     "exchange_complete",

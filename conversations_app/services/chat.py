@@ -38,6 +38,7 @@ from conversations_app.selectors.history import ancestor_turns_within
 from core.db import db_step, released
 from core.exceptions import ApplicationError, Conflict, DatabaseUnavailable, NotFound, ValidationFailed
 from core.ollama import ChatStream
+from core.queue import enqueue_on_commit
 from core.services import lock_for_update
 
 logger = logging.getLogger(__name__)
@@ -240,7 +241,7 @@ def _finish(
     `content=None` keeps the text stored so far.
     """
     with transaction.atomic():
-        lock_for_update(Conversation, exchange.conversation_id)
+        conversation = lock_for_update(Conversation, exchange.conversation_id)
         response = AIResponse._base_manager.select_for_update().get(pk=exchange.response_id)
         if response.status != AIResponse.Status.STREAMING:
             exchange.response = response
@@ -270,6 +271,15 @@ def _finish(
             conversation_changes["completion_tokens"] = F("completion_tokens") + counts["eval_count"]
         if conversation_changes:
             Conversation._base_manager.filter(pk=exchange.conversation_id).update(**conversation_changes)
+        if (
+            status == AIResponse.Status.COMPLETE
+            and content
+            and not conversation.title
+            and exchange.position == 0
+        ):
+            enqueue_on_commit(
+                "conversations_app.tasks.title_conversation", str(exchange.conversation_id), str(exchange.pk)
+            )
     exchange.response = response
     return exchange
 

@@ -193,6 +193,17 @@ class OllamaClient:
         """Remove a model from Ollama; Conflict (409) when Ollama does not have it."""
         self._request("DELETE", "/api/delete", model=model, json={"model": model})
 
+    def chat(
+        self, *, model: str, messages: Sequence[Message], options: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """One whole answer, not streamed (`POST /api/chat` with `stream: false`): background work
+        such as a conversation's title."""
+        body = {
+            **_chat_body(model=model, messages=messages, options=options, keep_alive=None),
+            "stream": False,
+        }
+        return self._request("POST", "/api/chat", model=model, json=body).json()
+
     def pull(self, model: str) -> Iterator[dict[str, Any]]:
         """Download a model; yields Ollama's progress objects (`status`, `digest`, `total`, `completed`)
         up to `{"status": "success"}`."""
