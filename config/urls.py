@@ -5,6 +5,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from conversations_app.api.views import UserUsageView
+from conversations_app.api.views.system_messages import SystemMessageViewSet
 from core import health
 
 urlpatterns = [
@@ -12,6 +13,16 @@ urlpatterns = [
     path("api/v1/auth/me/usage/", UserUsageView.as_view(), name="me-usage"),
     path("api/v1/auth/", include("auth_app.api.urls")),
     path("api/v1/conversations/", include("conversations_app.api.urls")),
+    path(
+        "api/v1/system-messages/",
+        SystemMessageViewSet.as_view({"get": "list"}),
+        name="system-message-list",
+    ),
+    path(
+        "api/v1/system-messages/<uuid:pk>/",
+        SystemMessageViewSet.as_view({"get": "retrieve"}),
+        name="system-message-detail",
+    ),
     path("api/v1/explore/", include("explore_app.api.urls")),
     path("api/v1/admin/", include("admin_app.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -16,6 +16,7 @@ from admin_app.selectors.system_messages import (
     system_message_get,
     system_message_get_active,
     system_message_list,
+    system_message_list_published,
 )
 
 __all__ = [
@@ -34,4 +35,5 @@ __all__ = [
     "system_message_get",
     "system_message_get_active",
     "system_message_list",
+    "system_message_list_published",
 ]

@@ -1,4 +1,5 @@
-"""Reads of system messages: the one a conversation picks as its system prompt, and staff lists."""
+"""Reads of system messages: those users may pick (one a conversation picks as its system prompt), and
+staff lists."""
 
 from __future__ import annotations
 
@@ -13,6 +14,11 @@ from core.exceptions import NotFound
 def system_message_get_active(*, system_message_id: uuid.UUID) -> SystemMessage | None:
     """The alive, active system message with this id (one users may pick), or None."""
     return SystemMessage.objects.filter(pk=system_message_id, is_active=True).first()
+
+
+def system_message_list_published() -> QuerySet[SystemMessage]:
+    """The system messages users may pick: alive and active."""
+    return SystemMessage.objects.filter(is_active=True)
 
 
 def system_message_list(*, deleted: bool = False) -> QuerySet[SystemMessage]:
