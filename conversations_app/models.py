@@ -64,6 +64,25 @@ class Folder(BaseModel, SoftDeleteModel, VersionedModel):
         return self.name
 
 
+class Label(BaseModel, SoftDeleteModel, VersionedModel):
+    """A user's own label for conversations (unique per user, whatever the case)."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="labels")
+    name = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ("name",)
+        constraints = [
+            models.UniqueConstraint(
+                F("owner"), Lower("name"), condition=ALIVE, name="conv_label_name_ci_alive_uniq"
+            ),
+            models.CheckConstraint(condition=~Q(name=""), name="conv_label_name_not_blank"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Conversation(BaseModel, SoftDeleteModel, VersionedModel):
     """A chat with one catalogue model; its exchanges form a tree, `current_exchange` is the chosen leaf."""
 
@@ -94,6 +113,9 @@ class Conversation(BaseModel, SoftDeleteModel, VersionedModel):
     current_exchange = models.ForeignKey(
         "ConversationPromptResponse", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    labels: models.ManyToManyField[Label, ConversationLabel] = models.ManyToManyField(
+        Label, through="ConversationLabel", related_name="conversations", blank=True
+    )
 
     class Meta:
         constraints = [
@@ -118,6 +140,21 @@ class Conversation(BaseModel, SoftDeleteModel, VersionedModel):
         if not self.title and first_prompt:
             return first_prompt if len(first_prompt) <= 60 else f"{first_prompt[:59]}…"
         return self.title or "Untitled conversation"
+
+
+class ConversationLabel(models.Model):
+    """A label on a conversation."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+", db_index=False)
+    label = models.ForeignKey(Label, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "label"], name="conv_label_link_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label_id} on {self.conversation_id}"
 
 
 class Prompt(BaseModel, SoftDeleteModel):

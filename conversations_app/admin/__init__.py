@@ -1,12 +1,18 @@
 """Django admin of conversations: staff moderate what users wrote (folders, conversations, feedback,
-notes, attachments) and read the messages; nothing here is authored by staff.
+notes, attachments, labels) and read the messages; nothing here is authored by staff.
 
 Conversations and folders go to the trash and come back through the services, so what a
 conversation owns (exchanges, messages, feedback, notes, attachments) follows it. Exchanges and
 their prompt and answer are the record of what was said: read-only, deleted with their conversation.
 """
 
-from conversations_app.admin.annotations import AttachmentAdmin, FeedbackAdmin, NoteAdmin
+from conversations_app.admin.annotations import (
+    AttachmentAdmin,
+    ConversationLabelAdmin,
+    FeedbackAdmin,
+    LabelAdmin,
+    NoteAdmin,
+)
 from conversations_app.admin.conversations import ConversationAdmin, FolderAdmin
 from conversations_app.admin.messages import AIResponseAdmin, ExchangeAdmin, PromptAdmin
 
@@ -14,9 +20,11 @@ __all__ = [
     "AIResponseAdmin",
     "AttachmentAdmin",
     "ConversationAdmin",
+    "ConversationLabelAdmin",
     "ExchangeAdmin",
     "FeedbackAdmin",
     "FolderAdmin",
+    "LabelAdmin",
     "NoteAdmin",
     "PromptAdmin",
 ]

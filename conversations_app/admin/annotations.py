@@ -1,4 +1,4 @@
-"""What users add to answers and conversations: feedback, notes, attachments."""
+"""What users add to answers and conversations: feedback, notes, attachments, labels."""
 
 from __future__ import annotations
 
@@ -8,16 +8,25 @@ from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 
 from conversations_app.admin.common import NARROW_PREVIEW_CHARS, AnswerPreviewMixin
-from conversations_app.models import Attachment, Feedback, Note
+from conversations_app.models import Attachment, ConversationLabel, Feedback, Label, Note
 from conversations_app.services import (
     attachment_delete,
     attachment_files_release,
     feedback_delete,
     feedback_update,
+    label_delete,
+    label_update,
     note_delete,
     note_update,
 )
-from core.admin import LargeTableAdminMixin, NoAddAdminMixin, SoftDeleteAdmin, preview
+from core.admin import (
+    BaseModelAdmin,
+    LargeTableAdminMixin,
+    NoAddAdminMixin,
+    SoftDeleteAdmin,
+    ViewOnlyAdminMixin,
+    preview,
+)
 
 
 @admin.register(Feedback)
@@ -124,3 +133,33 @@ class AttachmentAdmin(NoAddAdminMixin, LargeTableAdminMixin, SoftDeleteAdmin):
     @admin.display(description="stored as")
     def stored_file(self, obj: Attachment) -> str:
         return obj.file.name
+
+
+@admin.register(Label)
+class LabelAdmin(NoAddAdminMixin, LargeTableAdminMixin, SoftDeleteAdmin):
+    list_display = ("name", "owner", "created_at")
+    list_select_related = ("owner",)
+    list_filter = (("created_at", DateFieldListFilter),)
+    search_fields = ("name", "owner__username", "owner__email")
+    ordering = ("-id",)
+    fields = ("name", "owner")
+    readonly_fields = ("owner",)
+
+    def update_object(self, request, obj: Label, changes: dict) -> None:
+        label_update(label=self.stored_row(obj), **changes)
+
+    def soft_delete_object(self, request, obj: Label) -> None:
+        label_delete(label=obj)
+
+
+@admin.register(ConversationLabel)
+class ConversationLabelAdmin(ViewOnlyAdminMixin, LargeTableAdminMixin, BaseModelAdmin):
+    """Which conversation carries which label, read-only: users label their own conversations."""
+
+    list_display = ("label", "conversation")
+    list_select_related = ("label", "conversation")
+    search_fields = ("label__name", "conversation__title")
+    ordering = ("-id",)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -86,6 +86,7 @@ class _ConversationExportMetaSerializer(ConversationSerializer):
 
     folder = _ModelRefSerializer(allow_null=True)
     system_message = _SystemMessageExportSerializer(allow_null=True)
+    labels = _ModelRefSerializer(many=True, source="labels.all")
 
 
 class ConversationExportSerializer(serializers.Serializer):

@@ -4,7 +4,9 @@ search, export, trash) and chat (messages, regenerate, branches).
 folders/                                         GET list, POST create
 folders/{id}/                                    GET, PATCH (If-Match), DELETE (to the trash)
 folders/{id}/move/                               POST {"parent": id | null}
-""                                               GET list (filters, last activity first), POST create
+labels/                                          GET list, POST create
+labels/{id}/                                     GET, PATCH (If-Match), DELETE
+""                                               GET list (filters incl. label, q; latest first), POST
 {id}/                                            GET, PATCH (If-Match), DELETE (to the trash)
 {id}/move/                                       POST {"folder": id | null}
 {id}/usage/                                      GET tokens and answers by model and day
@@ -34,6 +36,7 @@ from conversations_app.api import views
 
 router = SimpleRouter(use_regex_path=False)
 router.register("folders", views.FolderViewSet, basename="folder")
+router.register("labels", views.LabelViewSet, basename="label")
 router.register("trash/conversations", views.TrashedConversationViewSet, basename="trash-conversation")
 router.register("trash/folders", views.TrashedFolderViewSet, basename="trash-folder")
 router.register("trash/exchanges", views.TrashedExchangeViewSet, basename="trash-exchange")

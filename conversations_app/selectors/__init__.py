@@ -7,7 +7,9 @@ from conversations_app.selectors.conversations import (
     conversation_export,
     conversation_get,
     conversation_list,
+    label_list,
     response_get_owned,
+    with_label_ids,
 )
 from conversations_app.selectors.feedback import feedback_get
 from conversations_app.selectors.folders import folder_get_owned, folder_list
@@ -41,6 +43,7 @@ __all__ = [
     "feedback_get",
     "folder_get_owned",
     "folder_list",
+    "label_list",
     "message_search",
     "message_search_statement",
     "note_list",
@@ -54,4 +57,5 @@ __all__ = [
     "trashed_folder_list",
     "usage_by_model_and_day",
     "usage_totals",
+    "with_label_ids",
 ]

@@ -6,15 +6,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from conversations_app.models import (
     AIResponse,
     Attachment,
     Conversation,
+    ConversationLabel,
     ConversationPromptResponse,
     Feedback,
+    Label,
     Note,
 )
 from core.exceptions import NotFound
@@ -23,10 +26,26 @@ if TYPE_CHECKING:
     from auth_app.models import User
 
 
+def with_label_ids(conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:
+    """Each conversation with `label_ids`: the ids of its alive labels by name (a subquery per row of
+    the page, no N+1)."""
+    labels = (
+        ConversationLabel.objects.filter(conversation_id=OuterRef("pk"), label__deleted_at__isnull=True)
+        .order_by("label__name", "label_id")
+        .values("label_id")
+    )
+    return conversations.annotate(label_ids=ArraySubquery(labels))
+
+
 def conversation_list(*, owner: User) -> QuerySet[Conversation]:
-    """The owner's alive conversations; the list orders them by last activity (partial index
-    conv_owner_last_msg_idx serves owner + last_message_at DESC + id DESC)."""
-    return Conversation.objects.filter(owner=owner)
+    """The owner's alive conversations with their labels; the list orders them by last activity
+    (partial index conv_owner_last_msg_idx serves owner + last_message_at DESC + id DESC)."""
+    return with_label_ids(Conversation.objects.filter(owner=owner))
+
+
+def label_list(*, owner: User) -> QuerySet[Label]:
+    """The owner's alive labels."""
+    return Label.objects.filter(owner=owner)
 
 
 def conversation_get(*, owner: User, conversation_id: UUID | str) -> Conversation:
@@ -70,11 +89,13 @@ class ConversationExport:
 
 
 def conversation_export(*, owner: User, conversation_id: UUID | str) -> ConversationExport:
-    """The owner's alive conversation with all its alive exchanges (prompt and response joined), the
-    owner's feedback and notes on them, and its attachments: five queries whatever the size."""
+    """The owner's alive conversation (with its alive labels) with all its alive exchanges (prompt and
+    response joined), the owner's feedback and notes on them, and its attachments: six queries
+    whatever the size."""
     conversation = (
         Conversation.objects.filter(owner=owner, pk=conversation_id)
         .select_related("system_message", "folder")
+        .prefetch_related(Prefetch("labels", queryset=Label.objects.order_by("name", "id")))
         .first()
     )
     if conversation is None:

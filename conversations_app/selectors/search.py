@@ -13,7 +13,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from uuid import UUID
 
+from django.contrib.postgres.search import SearchQuery
 from django.db import connection
+from django.db.models import Q
 
 from conversations_app.models import AIResponse, Conversation, ConversationPromptResponse, Prompt
 
@@ -126,3 +128,22 @@ def message_search(*, owner: User, query: str, limit: int, offset: int = 0) -> l
         )
         for kind, message_id, exchange_id, conversation_id, title, created_at, rank, headline in rows
     ]
+
+
+def conversation_matching(*, owner: User, text: str) -> Q:
+    """For a query over the owner's conversations: those whose title is like `text` (trigram word
+    similarity, so typos still match, or containing it) or with an alive prompt or answer matching it
+    (full text, the composite GIN indexes on owner + search vector)."""
+    tsquery = SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
+    in_prompts = ConversationPromptResponse.objects.filter(
+        prompt__in=Prompt.objects.filter(owner=owner, search_vector=tsquery).values("pk")
+    ).values("conversation_id")
+    in_answers = ConversationPromptResponse.objects.filter(
+        response__in=AIResponse.objects.filter(owner=owner, search_vector=tsquery).values("pk")
+    ).values("conversation_id")
+    return (
+        Q(title__trigram_word_similar=text)
+        | Q(title__icontains=text)
+        | Q(pk__in=in_prompts)
+        | Q(pk__in=in_answers)
+    )

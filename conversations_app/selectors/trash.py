@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from django.db.models import F, QuerySet
 
 from conversations_app.models import Conversation, ConversationPromptResponse, Folder
+from conversations_app.selectors.conversations import with_label_ids
 
 if TYPE_CHECKING:
     from auth_app.models import User
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
 
 def trashed_conversation_list(*, owner: User) -> QuerySet[Conversation]:
     """The owner's soft-deleted conversations, on their own or with a folder."""
-    return Conversation.all_objects.dead().filter(owner=owner)
+    return with_label_ids(Conversation.all_objects.dead().filter(owner=owner))
 
 
 def trashed_folder_list(*, owner: User) -> QuerySet[Folder]:

@@ -23,6 +23,7 @@ from conversations_app.services.chat import (
 from conversations_app.services.conversations import conversation_create, conversation_update
 from conversations_app.services.feedback import feedback_create, feedback_delete, feedback_update
 from conversations_app.services.folders import folder_create, folder_update
+from conversations_app.services.labels import label_create, label_delete, label_update
 from conversations_app.services.notes import note_create, note_delete, note_update
 from conversations_app.services.titles import conversation_title_generate
 from conversations_app.services.trash import (
@@ -74,6 +75,9 @@ __all__ = [
     "folder_restore",
     "folder_soft_delete",
     "folder_update",
+    "label_create",
+    "label_delete",
+    "label_update",
     "note_create",
     "note_delete",
     "note_update",

@@ -6,10 +6,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from django.db import transaction
+
 from admin_app.selectors import system_message_get_active
 from conversations_app.models import Conversation
 from conversations_app.services.common import UNSET
 from conversations_app.services.folders import folder_for_field
+from conversations_app.services.labels import conversation_set_labels, owned_labels
 from core import services as core_services
 from core.exceptions import ValidationFailed
 from models_app.selectors import aimodel_get_published
@@ -58,6 +61,7 @@ def conversation_create(
     folder_id: UUID | None = None,
     is_pinned: bool = False,
     is_archived: bool = False,
+    label_ids: list[UUID] | None = None,
 ) -> Conversation:
     """A new, empty conversation with a published model (`model_ref`: its id or its Ollama name); the
     system prompt is free text or an active
@@ -80,7 +84,11 @@ def conversation_create(
     conversation.full_clean(
         exclude=["owner", "model", "folder", "system_message", "current_exchange"], validate_constraints=False
     )
-    conversation.save(force_insert=True)
+    labels = owned_labels(owner_id=owner.pk, label_ids=label_ids or [])
+    with transaction.atomic():
+        conversation.save(force_insert=True)
+        if labels:
+            conversation_set_labels(conversation=conversation, label_ids=labels)
     return conversation
 
 
@@ -95,6 +103,7 @@ def conversation_update(
     model_ref: UUID | str = UNSET,
     is_pinned: bool = UNSET,
     is_archived: bool = UNSET,
+    label_ids: list[UUID] = UNSET,
     expected_version: int | None = None,
 ) -> Conversation:
     """Change what the caller passed, in one conditional UPDATE (412 when `expected_version` is stale).
@@ -129,4 +138,15 @@ def conversation_update(
         fields["is_pinned"] = is_pinned
     if is_archived is not UNSET:
         fields["is_archived"] = is_archived
-    return core_services.versioned_change(conversation, fields=fields, expected_version=expected_version)
+    if label_ids is UNSET:
+        return core_services.versioned_change(conversation, fields=fields, expected_version=expected_version)
+    labels = owned_labels(owner_id=conversation.owner_id, label_ids=label_ids)
+    with transaction.atomic():
+        locked = core_services.lock_at_version(
+            Conversation, conversation.pk, expected_version=expected_version
+        )
+        changed = conversation_set_labels(conversation=locked, label_ids=labels)
+        # The labels are part of what the conversation's version (its ETag) covers.
+        if changed or fields:
+            return core_services.versioned_update(locked, fields=fields)
+        return locked

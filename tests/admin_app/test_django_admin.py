@@ -28,9 +28,11 @@ from conversations_app.models import (
     AIResponse,
     Attachment,
     Conversation,
+    ConversationLabel,
     ConversationPromptResponse,
     Feedback,
     Folder,
+    Label,
     Note,
     Prompt,
 )
@@ -92,6 +94,12 @@ def _refresh_token(blacklisted: bool = False):
     return OutstandingToken.objects.get(jti=token["jti"])
 
 
+def _labelled() -> ConversationLabel:
+    conversation = ConversationFactory()
+    label = Label.objects.create(owner=conversation.owner, name="Work")
+    return ConversationLabel.objects.create(conversation=conversation, label=label)
+
+
 # One row of each model, as its admin shows it.
 MAKERS: dict[type, Callable] = {
     User: _user_with_role,
@@ -112,6 +120,8 @@ MAKERS: dict[type, Callable] = {
     Feedback: lambda: FeedbackFactory(response=ExchangeFactory().response),
     Note: lambda: NoteFactory(response=ExchangeFactory().response),
     Attachment: AttachmentFactory,
+    Label: lambda: Label.objects.create(owner=UserFactory(), name="Work"),
+    ConversationLabel: _labelled,
 }
 MODELS = list(MAKERS)
 ADDABLE = [User, Role, Tag, AIModel, SystemMessage]
@@ -1244,6 +1254,7 @@ def test_change_lists_fit_on_a_1400_px_screen(admin_user):
         ModelTagFactory(model=model, tag__name=f"a-rather-long-tag-{n}")
     SystemMessageFactory(content=long)
     _refresh_token(blacklisted=True)
+    _labelled()
     client = login(admin_user)
     for listed in MODELS:
         # when
@@ -1304,6 +1315,8 @@ CHANGELIST_QUERIES = {
     Feedback: 6,
     Note: 6,
     Attachment: 6,
+    Label: 6,
+    ConversationLabel: 6,
 }
 
 

@@ -119,7 +119,8 @@ def test_export_reads_in_constant_queries(api_client, user, size, django_assert_
         FeedbackFactory(response=parent.response, user=user)
         NoteFactory(response=parent.response, owner=user)
 
-    with django_assert_num_queries(AUTH_QUERIES + 5):
+    # the conversation, its labels, exchanges, feedback, notes, attachments
+    with django_assert_num_queries(AUTH_QUERIES + 6):
         response = api_client.get(export_url(conversation), {"format": "markdown"})
 
     assert response.content.decode().count("### You") == size

@@ -12,8 +12,10 @@ from django.db.models.functions import Now
 from admin_app.models import AuditEvent, SystemMessage
 from auth_app.models import User
 from conversations_app.models import (
+    ConversationLabel,
     Feedback,
     Folder,
+    Label,
 )
 from models_app.models import ModelTag, Tag
 from tests.admin_app.factories import ModelPullFactory, SystemMessageFactory
@@ -51,6 +53,18 @@ def _sibling_folder() -> None:
 
 def _root_exchange_with_position() -> None:
     ExchangeFactory(position=3)
+
+
+def _same_label_other_case() -> None:
+    label = Label.objects.create(owner=UserFactory(), name="Work")
+    Label.objects.create(owner=label.owner, name="WORK")
+
+
+def _label_twice_on_a_conversation() -> None:
+    conversation = ConversationFactory()
+    label = Label.objects.create(owner=conversation.owner, name="Work")
+    ConversationLabel.objects.create(conversation=conversation, label=label)
+    ConversationLabel.objects.create(conversation=conversation, label=label)
 
 
 def _second_feedback() -> None:
@@ -102,6 +116,12 @@ CASES: dict[str, Callable[[], object]] = {
     "conv_folder_not_own_parent": lambda: (lambda f: _update(f, parent=f.pk))(FolderFactory()),
     "conversations_app_folder_version_check": lambda: _update(FolderFactory(), version=-1),
     "conv_conversation_model_name_not_blank": lambda: ConversationFactory(model_name=""),
+    "conv_label_name_ci_alive_uniq": _same_label_other_case,
+    "conv_label_name_not_blank": lambda: Label.objects.create(owner=UserFactory(), name=""),
+    "conversations_app_label_version_check": lambda: Label.objects.create(
+        owner=UserFactory(), name="x", version=-1
+    ),
+    "conv_label_link_uniq": _label_twice_on_a_conversation,
     "conversations_app_conversation_message_count_check": lambda: _update(
         ConversationFactory(), message_count=-1
     ),

@@ -15,8 +15,10 @@ from conversations_app.models import (
     Feedback,
     FeedbackReason,
     Folder,
+    Label,
     Note,
 )
+from conversations_app.services.labels import LABEL_MAX_CHARS
 from core.api import StrictKeysMixin
 
 # --- Folders -------------------------------------------------------------------------------------------
@@ -57,6 +59,24 @@ class FolderMoveSerializer(StrictKeysMixin, serializers.Serializer):
 # --- Conversations ---------------------------------------------------------------------------------------
 
 
+class LabelSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Label
+        fields = ("id", "name", "version", "created_at", "updated_at")
+        read_only_fields = fields
+
+
+class LabelCreateSerializer(StrictKeysMixin, serializers.Serializer):
+    name = serializers.CharField(max_length=LABEL_MAX_CHARS)
+
+
+class LabelUpdateSerializer(StrictKeysMixin, serializers.Serializer):
+    name = serializers.CharField(max_length=LABEL_MAX_CHARS, required=False)
+
+
+LABELS_HELP = "Ids of your labels; the conversation carries exactly these."
+
+
 class ConversationSerializer(serializers.ModelSerializer):
     """A conversation as the API shows it. The declared model fields are the contract (and the
     OpenAPI schema); when a subclass declares no fields of its own, each row is written out straight
@@ -78,6 +98,7 @@ class ConversationSerializer(serializers.ModelSerializer):
             "is_pinned",
             "is_archived",
             "current_exchange",
+            "labels",
             "message_count",
             "prompt_tokens",
             "completion_tokens",
@@ -94,10 +115,15 @@ class ConversationSerializer(serializers.ModelSerializer):
         return {name: getattr(instance, attname) for name, attname in _column_names(type(self))}
 
 
+# Output fields that are not columns: the attribute the list's queryset annotates them as.
+_ANNOTATED = {"labels": "label_ids"}
+
+
 @functools.cache
 def _column_names(serializer_class: type[ConversationSerializer]) -> tuple[tuple[str, str], ...]:
-    """(output name, model attribute) of the serializer's fields: foreign keys as their `_id`."""
-    columns = {field.name: field.attname for field in Conversation._meta.concrete_fields}
+    """(output name, model attribute) of the serializer's fields: foreign keys as their `_id`, the
+    labels as the ids `selectors.with_label_ids` annotates."""
+    columns = {field.name: field.attname for field in Conversation._meta.concrete_fields} | _ANNOTATED
     return tuple((name, columns[name]) for name in serializer_class.Meta.fields)
 
 
@@ -138,6 +164,13 @@ class ConversationCreateSerializer(StrictKeysMixin, serializers.Serializer):
     folder = serializers.UUIDField(source="folder_id", required=False, allow_null=True, default=None)
     is_pinned = serializers.BooleanField(required=False, default=False)
     is_archived = serializers.BooleanField(required=False, default=False)
+    labels = serializers.ListField(
+        child=serializers.UUIDField(),
+        source="label_ids",
+        required=False,
+        max_length=100,
+        help_text=LABELS_HELP,
+    )
 
 
 class ConversationUpdateSerializer(StrictKeysMixin, serializers.Serializer):
@@ -151,6 +184,13 @@ class ConversationUpdateSerializer(StrictKeysMixin, serializers.Serializer):
     folder = serializers.UUIDField(source="folder_id", required=False, allow_null=True)
     is_pinned = serializers.BooleanField(required=False)
     is_archived = serializers.BooleanField(required=False)
+    labels = serializers.ListField(
+        child=serializers.UUIDField(),
+        source="label_ids",
+        required=False,
+        max_length=100,
+        help_text=LABELS_HELP,
+    )
 
 
 class ConversationMoveSerializer(StrictKeysMixin, serializers.Serializer):

@@ -13,6 +13,7 @@ from conversations_app.api.views.chat import (
 )
 from conversations_app.api.views.conversations import ConversationViewSet
 from conversations_app.api.views.folders import FolderViewSet
+from conversations_app.api.views.labels import LabelViewSet
 from conversations_app.api.views.search import SearchView
 from conversations_app.api.views.trash import (
     TrashedConversationViewSet,
@@ -32,6 +33,7 @@ __all__ = [
     "ExchangeSelectView",
     "FeedbackView",
     "FolderViewSet",
+    "LabelViewSet",
     "NoteViewSet",
     "SearchView",
     "TrashView",

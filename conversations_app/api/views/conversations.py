@@ -29,6 +29,7 @@ from conversations_app.api.serializers import (
     UsageSerializer,
 )
 from conversations_app.api.views.base import LastActivityPagination, OwnedResourceViewSet
+from conversations_app.models import Conversation
 from conversations_app.selectors import (
     conversation_export,
     conversation_list,
@@ -50,6 +51,7 @@ CONVERSATION_EXAMPLE = {
     "is_pinned": True,
     "is_archived": False,
     "current_exchange": "0192f0c4-5d2e-7b3a-8c41-2f6a9e0d1b22",
+    "labels": ["0192f0c4-7a7a-7b7b-8c8c-9d9d0e0e1f1f"],
     "message_count": 4,
     "prompt_tokens": 312,
     "completion_tokens": 1024,
@@ -142,15 +144,19 @@ class ConversationViewSet(OwnedResourceViewSet):
     def owned_queryset(self) -> QuerySet:
         return conversation_list(owner=self.request.user)
 
+    def _reloaded(self, conversation) -> Conversation:
+        """The conversation as the list shows it (with its labels)."""
+        return self.get_queryset().get(pk=conversation.pk)
+
     def create(self, request) -> Response:
         conversation = services.conversation_create(owner=request.user, **self.validated_input())
-        return self.respond(conversation, status_code=status.HTTP_201_CREATED)
+        return self.respond(self._reloaded(conversation), status_code=status.HTTP_201_CREATED)
 
     def partial_update(self, request, pk=None) -> Response:
         conversation = services.conversation_update(
             conversation=self.get_object(), expected_version=self.expected_version, **self.validated_input()
         )
-        return self.respond(conversation)
+        return self.respond(self._reloaded(conversation))
 
     @action(detail=True, methods=["post"])
     def move(self, request, pk=None) -> Response:
