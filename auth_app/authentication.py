@@ -17,6 +17,7 @@ from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed as TokenAuthenticationFailed
@@ -104,6 +105,17 @@ def is_api_key_request(request: Request) -> bool:
     from auth_app.models import ApiKey
 
     return isinstance(getattr(request, "auth", None), ApiKey)
+
+
+class RefuseApiKeys(BasePermission):
+    """Signed in with an access token, not an API key: for managing the keys themselves, so a leaked
+    key cannot mint more keys or keep itself alive."""
+
+    message = "API keys cannot be used here: sign in and use the access token."
+    code = "api_key_not_allowed"
+
+    def has_permission(self, request, view) -> bool:
+        return not is_api_key_request(request)
 
 
 class AccountJWTAuthenticationScheme(SimpleJWTScheme):

@@ -28,6 +28,8 @@ REST_FRAMEWORK = {
         # DRF's throttles, letting requests through while Redis is down (core/throttling.py).
         "core.throttling.AnonRateThrottle",
         "core.throttling.UserRateThrottle",
+        # API quotas of requests made with an API key (429 quota_exceeded; fail open without Redis).
+        "auth_app.api.throttles.ApiKeyQuotaThrottle",
     ],
     # Reverse proxies in front of the app whose X-Forwarded-For is trusted for the client's address
     # (throttles, audit trail; core.http.client_ip). 0: the header is ignored, the peer address counts.
