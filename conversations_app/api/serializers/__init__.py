@@ -46,6 +46,7 @@ from conversations_app.api.serializers.resources import (
     UsageRowSerializer,
     UsageSerializer,
     UsageTotalsSerializer,
+    UserUsageSerializer,
 )
 
 __all__ = [
@@ -90,5 +91,6 @@ __all__ = [
     "UsageRowSerializer",
     "UsageSerializer",
     "UsageTotalsSerializer",
+    "UserUsageSerializer",
     "metrics_of",
 ]
