@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -195,3 +196,37 @@ def test_quota_steps_aside_while_redis_is_down(user, settings):
     for _ in range(3):
         check_request_quota(user, None)
     assert quotas.requests_per_minute_limit(user) == 1
+
+
+@pytest.mark.faults
+def test_requests_per_minute_fail_open_while_redis_is_stopped_and_count_again_after(user, settings):
+    from core.cache import outage
+    from tests.fakes.outages import RedisServer
+
+    server = RedisServer().start()
+    try:
+        settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": server.url(0)}}
+        settings.CACHE_OUTAGE_COOLDOWN = 0.2
+        settings.API_KEY_REQUESTS_PER_MINUTE = 2
+        key, _ = create_api_key(user, name="k")
+        check_request_quota(user, key)
+        check_request_quota(user, key)
+        with pytest.raises(QuotaExceeded):
+            check_request_quota(user, key)
+
+        # when Redis stops: the per-minute limit steps aside, noted once
+        server.stop()
+        for _ in range(5):
+            check_request_quota(user, key)
+        assert outage.active()
+
+        # when it is back (empty) and the cool-down is over: counted again
+        server.start()
+        time.sleep(0.3)
+        check_request_quota(user, key)
+        check_request_quota(user, key)
+        with pytest.raises(QuotaExceeded):
+            check_request_quota(user, key)
+    finally:
+        server.close()
+        outage.clear()
