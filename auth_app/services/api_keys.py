@@ -24,7 +24,7 @@ from django.utils.crypto import salted_hmac
 from auth_app.models import ApiKey, ApiScope, User, all_api_scopes
 from core import services as core_services
 from core.audit import audit_record
-from core.exceptions import Conflict, NotFound, ValidationFailed
+from core.exceptions import ApplicationError, Conflict, NotFound, ValidationFailed
 
 KEY_MARK = "onk_"
 PREFIX_LENGTH = 8
@@ -45,6 +45,23 @@ class InvalidApiKey(Exception):
     def __init__(self, message: str = "The API key is invalid, expired or revoked.") -> None:
         self.message = message
         super().__init__(message)
+
+
+class ScopeNotAllowed(ApplicationError):
+    """The key lacks the scope an endpoint needs: 403 `insufficient_scope`."""
+
+    status_code = 403
+    code = "insufficient_scope"
+    default_message = "This API key may not be used for this."
+
+
+def require_scope(api_key: ApiKey | None, scope: str) -> None:
+    """Refuse (ScopeNotAllowed) a request made with a key that lacks `scope` (one of ApiScope). A
+    caller signed in with an access token (`api_key` None) may do everything."""
+    if scope not in all_api_scopes():
+        raise ValueError(f"unknown scope {scope!r}")
+    if api_key is not None and not api_key.has_scope(scope):
+        raise ScopeNotAllowed(f"This API key lacks the {scope!r} scope.")
 
 
 def looks_like_api_key(raw: str) -> bool:

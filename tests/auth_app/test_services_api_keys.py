@@ -230,3 +230,15 @@ def test_requests_per_minute_fail_open_while_redis_is_stopped_and_count_again_af
     finally:
         server.close()
         outage.clear()
+
+
+def test_scopes_are_required_of_keys_only(user):
+    key, _ = create_api_key(user, name="embedder", scopes=["embeddings"])
+
+    api_keys.require_scope(key, "embeddings")
+    api_keys.require_scope(None, "chat")  # signed in with an access token
+    with pytest.raises(api_keys.ScopeNotAllowed) as excinfo:
+        api_keys.require_scope(key, "chat")
+
+    assert excinfo.value.status_code == 403
+    assert excinfo.value.code == "insufficient_scope"
