@@ -17,7 +17,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.admin import BlacklistedTokenAdmin, OutstandingTokenAdmin
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from auth_app.models import Role
+from auth_app.models import ApiKey, ApiUsage, Role
 from auth_app.services import (
     refresh_tokens_revoke_all,
     role_create,
@@ -33,6 +33,7 @@ from auth_app.services import (
     user_unlock,
 )
 from auth_app.services.admin import BUILT_IN_ROLES
+from auth_app.services.api_keys import api_key_quota_set, revoke_api_key
 from auth_app.services.tokens import refresh_tokens_revoke_selected
 from core import services as core_services
 from core.admin import (
@@ -40,11 +41,13 @@ from core.admin import (
     BaseModelAdmin,
     ConditionFilter,
     LargeTableAdminMixin,
+    NoAddAdminMixin,
     SoftDeleteAdmin,
     ViewOnlyAdminMixin,
     WholeRowConstraintsMixin,
     request_has_admin_role,
 )
+from core.admin.display import preview
 from core.permissions import ADMIN_ROLE
 
 User = get_user_model()
@@ -162,6 +165,15 @@ class UserAdmin(LargeTableAdminMixin, SoftDeleteAdmin, DjangoUserAdmin):
                     "failed_login_count",
                     "failed_login_window_started_at",
                 )
+            },
+        ),
+        (
+            "API quotas",
+            {
+                "description": "Requests per minute and tokens per UTC day of the user's API use (keys "
+                "without limits of their own, the compatible endpoints). Empty: the defaults "
+                "(API_KEY_REQUESTS_PER_MINUTE, API_KEY_TOKENS_PER_DAY); 0: unlimited.",
+                "fields": ("api_requests_per_minute", "api_tokens_per_day"),
             },
         ),
     )
@@ -384,6 +396,105 @@ class RevokedTokenAdmin(
     ordering = ("-id",)
     exclude = ("token",)
     readonly_fields = ("token_jti", "token_user", "token_created_at", "token_expires_at", "blacklisted_at")
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+# --- API keys and their use -----------------------------------------------------------------------------
+
+
+class RevokedFilter(ConditionFilter):
+    title = "revoked"
+    parameter_name = "revoked"
+
+    def conditions(self):
+        return {
+            "yes": ("revoked", Q(revoked_at__isnull=False)),
+            "no": ("not revoked", Q(revoked_at__isnull=True)),
+        }
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(NoAddAdminMixin, LargeTableAdminMixin, BaseModelAdmin):
+    """Personal API keys: created by their owners (the secret is never stored, so never shown);
+    staff set a key's own limits and revoke keys. Both are recorded in the audit trail."""
+
+    list_display = (
+        "name_preview",
+        "prefix",
+        "user",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    )
+    list_filter = (RevokedFilter, ("created_at", admin.DateFieldListFilter))
+    search_fields = ("=prefix", "name", "user__username", "user__email")
+    list_select_related = ("user",)
+    ordering = ("-created_at",)
+    raw_id_fields = ("user",)
+    fields = (
+        "user",
+        "name",
+        "prefix",
+        "scopes",
+        "record",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+        "requests_per_minute",
+        "tokens_per_day",
+    )
+    readonly_fields = (
+        "user",
+        "name",
+        "prefix",
+        "scopes",
+        "record",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+    )
+    actions = ("revoke_selected",)
+
+    @admin.display(description="name", ordering="name")
+    def name_preview(self, obj: ApiKey) -> str:
+        return preview(obj.name, 40)
+
+    def update_object(self, request, obj, changes) -> None:
+        api_key_quota_set(api_key=obj, **changes)
+
+    def has_revoke_permission(self, request) -> bool:
+        return request_has_admin_role(request)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return bool(request.user.is_superuser)
+
+    @admin.action(description="Revoke selected API keys", permissions=["revoke"])
+    def revoke_selected(self, request, queryset) -> None:
+        revoked = 0
+        for key in queryset.filter(revoked_at__isnull=True):
+            revoke_api_key(api_key=key)
+            revoked += 1
+        self.message_user(
+            request, f"{revoked} API key{'s' if revoked != 1 else ''} revoked.", messages.SUCCESS
+        )
+
+
+@admin.register(ApiUsage)
+class ApiUsageAdmin(ViewOnlyAdminMixin, LargeTableAdminMixin, BaseModelAdmin):
+    """API use per user, key and UTC day (written by the API itself)."""
+
+    list_display = ("day", "user", "key_prefix", "requests", "prompt_tokens", "eval_tokens")
+    list_filter = (("day", admin.DateFieldListFilter),)
+    search_fields = ("user__username", "=api_key__prefix")
+    list_select_related = ("user", "api_key")
+    ordering = ("-day",)
+
+    @admin.display(description="API key", ordering="api_key__prefix")
+    def key_prefix(self, obj: ApiUsage) -> str:
+        return f"onk_{obj.api_key.prefix}_…" if obj.api_key is not None else "(signed in)"
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django.contrib.auth.models import Group
 from django.contrib.postgres.aggregates import ArrayAgg
 from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import ValidationError
-from django.db.models import Count, OuterRef, Q, QuerySet
-from django.db.models.functions import Lower
+from django.db.models import BigIntegerField, Count, F, OuterRef, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
-from auth_app.models import User
+from auth_app.models import ApiKey, ApiUsage, User
 from auth_app.querysets import UserQuerySet
 from core.exceptions import NotFound
 from core.permissions import ADMIN_ROLE
@@ -138,4 +139,95 @@ def admins_other_than(*, user: User) -> bool:
         .filter(Q(is_superuser=True) | Q(groups__name=ADMIN_ROLE))
         .exclude(pk=user.pk)
         .exists()
+    )
+
+
+# --- API keys and their usage ---------------------------------------------------------------------------
+
+
+def _total(field: str) -> Coalesce:
+    return Coalesce(Sum(field), Value(0), output_field=BigIntegerField())
+
+
+def _with_usage_totals(keys: QuerySet[ApiKey]) -> QuerySet[ApiKey]:
+    """`usage_requests`, `usage_prompt_tokens`, `usage_eval_tokens`: the key's totals over all days."""
+    return keys.annotate(
+        usage_requests=_total("usage__requests"),
+        usage_prompt_tokens=_total("usage__prompt_tokens"),
+        usage_eval_tokens=_total("usage__eval_tokens"),
+    )
+
+
+def api_keys_of_user(*, user: User) -> QuerySet[ApiKey]:
+    """The user's unrevoked keys (expired ones included), newest first, with their usage totals: one
+    query per page."""
+    return _with_usage_totals(ApiKey.objects.filter(user=user, revoked_at__isnull=True)).order_by(
+        "-created_at", "-id"
+    )
+
+
+def api_keys_for_admin() -> QuerySet[ApiKey]:
+    """Every key (revoked ones too) with its owner and usage totals, newest first: one query per page."""
+    return _with_usage_totals(ApiKey.objects.select_related("user")).order_by("-created_at", "-id")
+
+
+def api_key_get_for_admin(*, key_id: Any) -> ApiKey:
+    """One key as `api_keys_for_admin` has it; NotFound when there is none."""
+    try:
+        return api_keys_for_admin().get(pk=key_id)
+    except (ApiKey.DoesNotExist, TypeError, ValueError, ValidationError) as exc:
+        raise NotFound() from exc
+
+
+def _usage_in(start: datetime.date | None, end: datetime.date | None) -> QuerySet[ApiUsage]:
+    rows = ApiUsage.objects.all()
+    if start is not None:
+        rows = rows.filter(day__gte=start)
+    if end is not None:
+        rows = rows.filter(day__lte=end)
+    return rows
+
+
+API_USAGE_MEASURES = ("requests", "prompt_tokens", "eval_tokens")
+
+
+def api_usage_by_key_and_day(
+    *, user: User, since: datetime.date | None = None, until: datetime.date | None = None
+) -> list[dict[str, Any]]:
+    """The user's API use per (UTC day, key), oldest day first: `day`, `api_key_id`, `api_key_name` and
+    `api_key_prefix` (None for signed-in use without a key), `requests`, `prompt_tokens`,
+    `eval_tokens`. Revoked keys count: their tokens were spent. One query."""
+    rows = (
+        _usage_in(since, until)
+        .filter(user=user)
+        .values("day", "api_key_id", api_key_name=F("api_key__name"), api_key_prefix=F("api_key__prefix"))
+        .annotate(**{measure: _total(measure) for measure in API_USAGE_MEASURES})
+        .order_by("day", "api_key_name", "api_key_id")
+    )
+    return list(rows)
+
+
+def api_usage_report(*, start: datetime.date, end: datetime.date) -> QuerySet:
+    """Staff: API use per (UTC day, user, key) over the days, oldest first, then by username."""
+    return (
+        _usage_in(start, end)
+        .values(
+            "day",
+            "user_id",
+            "api_key_id",
+            username=F("user__username"),
+            api_key_name=F("api_key__name"),
+            api_key_prefix=F("api_key__prefix"),
+        )
+        .annotate(**{measure: _total(measure) for measure in API_USAGE_MEASURES})
+        .order_by("day", "username", "user_id", "api_key_name", "api_key_id")
+    )
+
+
+def api_usage_totals(*, start: datetime.date, end: datetime.date) -> dict[str, Any]:
+    """Staff: the same measures over the days, with how many users and keys were used."""
+    return _usage_in(start, end).aggregate(
+        **{measure: _total(measure) for measure in API_USAGE_MEASURES},
+        users=Count("user", distinct=True),
+        api_keys=Count("api_key", distinct=True),
     )

@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django_filters import rest_framework as filters
 
 from admin_app.models import AuditEvent
+from auth_app.models import ApiKey
 from core.api import IsoDateTimeFilter, StrictBooleanFilter
 from models_app.filters import AIModelFilter
 from models_app.models import AIModel, InstallStatus
@@ -77,3 +78,17 @@ class AdminAIModelFilter(AIModelFilter):
     class Meta:
         model = AIModel
         fields: list[str] = []
+
+
+class ApiKeyFilter(filters.FilterSet):
+    user = filters.UUIDFilter(field_name="user_id", help_text="Id of the key's owner")
+    revoked = StrictBooleanFilter(
+        method="filter_revoked", help_text="true: only revoked keys; false: only unrevoked"
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ("user", "revoked")
+
+    def filter_revoked(self, queryset, name: str, value: bool):
+        return queryset.filter(revoked_at__isnull=not value)

@@ -2,10 +2,11 @@
 database.
 
 users/, roles/, audit-events/                    accounts and the audit trail
+api-keys/, users/{id}/api-quota/                 API keys and API quotas
 models/, tags/, system-messages/                 the catalogue and the system messages
 inference/pulls/, inference/pulls/{id}/events/   model pulls into Ollama and their progress (SSE)
 inference/models/, inference/models/{name}/      the models Ollama has installed
-usage/, usage/feedback/                          usage statistics
+usage/, usage/feedback/, usage/api/              usage statistics
 database/{health,tables,connections,slow-statements,migrations}/   database reports
 """
 
@@ -18,6 +19,7 @@ accounts_router = SimpleRouter()
 accounts_router.register("users", views.UserAdminViewSet, basename="admin-user")
 accounts_router.register("roles", views.RoleAdminViewSet, basename="admin-role")
 accounts_router.register("audit-events", views.AuditEventViewSet, basename="admin-audit-event")
+accounts_router.register("api-keys", views.ApiKeyAdminViewSet, basename="admin-api-key")
 
 platform_router = SimpleRouter()
 platform_router.register("models", views.AIModelAdminViewSet, basename="admin-model")
@@ -43,6 +45,7 @@ platform_urlpatterns = [
     ),
     path("usage/", views.UsageView.as_view(), name="admin-usage"),
     path("usage/feedback/", views.FeedbackUsageView.as_view(), name="admin-usage-feedback"),
+    path("usage/api/", views.ApiUsageView.as_view(), name="admin-usage-api"),
     path("database/health/", views.DatabaseHealthView.as_view(), name="admin-database-health"),
     path("database/tables/", views.DatabaseTablesView.as_view(), name="admin-database-tables"),
     path("database/connections/", views.DatabaseConnectionsView.as_view(), name="admin-database-connections"),

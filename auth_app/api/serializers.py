@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import UTC
 from typing import Any
 
 from django.core.validators import RegexValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from auth_app.models import User
-from core.api import JSONField
+from auth_app.models import ApiKey, ApiScope, User
+from auth_app.services.api_keys import NAME_MAX_LENGTH
+from core.api import JSONField, StrictKeysMixin
 from core.schema import ErrorSerializer as ErrorEnvelopeSerializer  # noqa: F401 - the error shape, for views
 
 PASSWORD_MAX_LENGTH = 128
@@ -203,3 +206,85 @@ class PasswordResetConfirmSerializer(serializers.Serializer):
     uid = StrictCharField(max_length=64, help_text="The `uid` parameter of the link in the e-mail.")
     token = StrictCharField(max_length=128, help_text="The `token` parameter of the link in the e-mail.")
     new_password = password_field(help_text="Checked by the password validators.")
+
+
+# --- API keys ---------------------------------------------------------------------------------------------
+
+
+class StrictDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 instant given as a string, converted to UTC (numbers and instants PostgreSQL cannot
+    store are refused with a 400)."""
+
+    def to_internal_value(self, value: Any) -> Any:
+        if not isinstance(value, str):
+            self.fail("invalid", format="YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]")
+        parsed = super().to_internal_value(value)
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            self.fail("invalid", format="YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]")
+
+
+class ApiKeyCreateSerializer(StrictKeysMixin, serializers.Serializer):
+    name = StrictCharField(max_length=NAME_MAX_LENGTH, help_text="Unique among your unrevoked keys")
+    expires_at = StrictDateTimeField(
+        required=False, allow_null=True, help_text="When the key stops working; never when absent or null"
+    )
+    scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=ApiScope.choices),
+        required=False,
+        allow_empty=False,
+        max_length=len(ApiScope.choices),
+        help_text="What the key may be used for on the compatible endpoints; all when absent",
+    )
+    record = serializers.BooleanField(
+        required=False, default=True, help_text="Save chats made with the key as conversations"
+    )
+
+    def validate_record(self, value: Any) -> bool:
+        if not isinstance(self.initial_data.get("record"), bool | type(None)):
+            raise serializers.ValidationError("Must be true or false.")
+        return value
+
+
+class ApiKeyUsageSerializer(serializers.Serializer):
+    requests = serializers.IntegerField()
+    prompt_tokens = serializers.IntegerField()
+    eval_tokens = serializers.IntegerField(help_text="Tokens generated")
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    usage = serializers.SerializerMethodField(help_text="Totals over the key's life")
+
+    class Meta:
+        model = ApiKey
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "scopes",
+            "record",
+            "created_at",
+            "expires_at",
+            "last_used_at",
+            "requests_per_minute",
+            "tokens_per_day",
+            "usage",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(ApiKeyUsageSerializer)
+    def get_usage(self, key: ApiKey) -> dict[str, int]:
+        return {
+            "requests": int(getattr(key, "usage_requests", 0)),
+            "prompt_tokens": int(getattr(key, "usage_prompt_tokens", 0)),
+            "eval_tokens": int(getattr(key, "usage_eval_tokens", 0)),
+        }
+
+
+class ApiKeyCreatedSerializer(ApiKeySerializer):
+    key = serializers.CharField(help_text="The key itself: shown this once, never again")
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "key"]
+        read_only_fields = fields

@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 
+from rest_framework.throttling import BaseThrottle
+
+from auth_app.authentication import is_api_key_request
 from core.throttling import SimpleRateThrottle
 
 
@@ -33,3 +36,22 @@ class PasswordResetAddressRateThrottle(LoginAccountRateThrottle):
 
     scope = "password_reset"
     identifier_fields = ("email",)
+
+
+class ApiKeyQuotaThrottle(BaseThrottle):
+    """The API quotas (requests per minute, tokens per day) of a request made with an API key: over
+    them, a 429 `quota_exceeded` with `Retry-After`. Requests signed in with an access token pass
+    (the other throttles limit them). In DEFAULT_THROTTLE_CLASSES.
+
+    A view that calls `auth_app.services.quotas.check_request_quota` itself (the compatible
+    endpoints, for every caller) sets `counts_api_quota = True`, so a request is counted once.
+    """
+
+    def allow_request(self, request, view) -> bool:
+        if getattr(view, "counts_api_quota", False) or not is_api_key_request(request):
+            return True
+        # Imported here: DRF imports this class while the settings load, before the models can be.
+        from auth_app.services.quotas import check_request_quota
+
+        check_request_quota(request.user, request.auth)  # raises QuotaExceeded
+        return True

@@ -1,10 +1,14 @@
 """Routes of the auth API, mounted at /api/v1/auth/."""
 
 from django.urls import path
+from rest_framework.routers import SimpleRouter
 
-from auth_app.api import views
+from auth_app.api import key_views, views
 
 app_name = "auth_app"
+
+keys_router = SimpleRouter()
+keys_router.register("keys", key_views.ApiKeyViewSet, basename="api-key")
 
 urlpatterns = [
     path("register/", views.RegisterView.as_view(), name="register"),
@@ -16,4 +20,5 @@ urlpatterns = [
     path("password/change/", views.PasswordChangeView.as_view(), name="password-change"),
     path("password/reset/", views.PasswordResetRequestView.as_view(), name="password-reset"),
     path("password/reset/confirm/", views.PasswordResetConfirmView.as_view(), name="password-reset-confirm"),
+    *keys_router.urls,
 ]

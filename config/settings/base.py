@@ -135,6 +135,10 @@ PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
 LOGIN_LOCKOUT_THRESHOLD = env.int("LOGIN_LOCKOUT_THRESHOLD", default=5)
 LOGIN_LOCKOUT_WINDOW = timedelta(minutes=env.int("LOGIN_LOCKOUT_WINDOW_MINUTES", default=15))
 LOGIN_LOCKOUT_DURATION = timedelta(minutes=env.int("LOGIN_LOCKOUT_DURATION_MINUTES", default=15))
+# Personal API keys: default quotas of a user's API use (per user; staff override them per user and
+# per key). 0: unlimited.
+API_KEY_REQUESTS_PER_MINUTE = env.int("API_KEY_REQUESTS_PER_MINUTE", default=60)
+API_KEY_TOKENS_PER_DAY = env.int("API_KEY_TOKENS_PER_DAY", default=0)
 # Uniqueness of username/e-mail is a partial, case-insensitive constraint among alive users, which
 # Django's check cannot see; the custom backend is what makes the W004 a warning, not an error.
 SILENCED_SYSTEM_CHECKS = ["auth.W004"]

@@ -5,7 +5,11 @@ import orjson
 from config.env import env
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["auth_app.authentication.AccountJWTAuthentication"],
+    # Access tokens, then personal API keys (`Bearer onk_…`, which the JWT class leaves alone).
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "auth_app.authentication.AccountJWTAuthentication",
+        "auth_app.authentication.ApiKeyAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # orjson renders (a long history is megabytes of JSON); the JSON is the same: UTC instants end in
     # "Z" as DRF writes them, and error details keyed by list index ({"tag_ids": {0: [...]}}) work.
@@ -24,6 +28,8 @@ REST_FRAMEWORK = {
         # DRF's throttles, letting requests through while Redis is down (core/throttling.py).
         "core.throttling.AnonRateThrottle",
         "core.throttling.UserRateThrottle",
+        # API quotas of requests made with an API key (429 quota_exceeded; fail open without Redis).
+        "auth_app.api.throttles.ApiKeyQuotaThrottle",
     ],
     # Reverse proxies in front of the app whose X-Forwarded-For is trusted for the client's address
     # (throttles, audit trail; core.http.client_ip). 0: the header is ignored, the peer address counts.

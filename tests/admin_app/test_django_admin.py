@@ -23,7 +23,9 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from admin_app.models import AuditEvent, ModelPull, SystemMessage
-from auth_app.models import Role
+from auth_app.models import ApiKey, ApiUsage, Role
+from auth_app.services.api_keys import create_api_key
+from auth_app.services.quotas import record_usage
 from conversations_app.models import (
     AIResponse,
     Attachment,
@@ -100,8 +102,16 @@ def _labelled() -> ConversationLabel:
     return ConversationLabel.objects.create(conversation=conversation, label=label)
 
 
+def _api_usage() -> ApiUsage:
+    key, _ = create_api_key(UserFactory(), name="laptop")
+    record_usage(key.user, key, prompt_tokens=3, eval_tokens=4)
+    return ApiUsage.objects.get(api_key=key)
+
+
 # One row of each model, as its admin shows it.
 MAKERS: dict[type, Callable] = {
+    ApiKey: lambda: create_api_key(UserFactory(), name="laptop")[0],
+    ApiUsage: _api_usage,
     User: _user_with_role,
     Role: lambda: Role.objects.create(name=f"Role {Role.objects.count()}"),
     OutstandingToken: _refresh_token,
@@ -1255,6 +1265,8 @@ def test_change_lists_fit_on_a_1400_px_screen(admin_user):
     SystemMessageFactory(content=long)
     _refresh_token(blacklisted=True)
     _labelled()
+    key, _ = create_api_key(owner, name=long.strip()[:100])
+    record_usage(owner, key, prompt_tokens=1, eval_tokens=1)
     client = login(admin_user)
     for listed in MODELS:
         # when
@@ -1317,6 +1329,8 @@ CHANGELIST_QUERIES = {
     Attachment: 6,
     Label: 6,
     ConversationLabel: 6,
+    ApiKey: 6,
+    ApiUsage: 6,
 }
 
 
@@ -1332,3 +1346,32 @@ def test_changelist_query_count_does_not_grow_with_rows(admin_user, django_asser
         response = client.get(url(model, "changelist"))
     assert response.status_code == 200
     assert response.context["cl"].result_count >= rows
+
+
+@pytest.mark.django_db
+def test_an_api_keys_own_limit_is_set_in_the_admin_and_audited(admin_user):
+    key, _ = create_api_key(UserFactory(), name="ci")
+    client = login(admin_user)
+    page = client.get(url(ApiKey, "change", key.pk))
+    assert "key_hash" not in page.content.decode()
+
+    response = client.post(url(ApiKey, "change", key.pk), {"requests_per_minute": "7", "tokens_per_day": ""})
+
+    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
+    key.refresh_from_db()
+    assert key.requests_per_minute == 7
+    event = AuditEvent.objects.get(action="api_key_quota_changed", target_id=str(key.pk))
+    assert event.after == {"requests_per_minute": 7}
+    assert event.actor_id == admin_user.pk
+
+
+@pytest.mark.django_db
+def test_revoke_selected_api_keys(admin_user):
+    key, _ = create_api_key(UserFactory(), name="leaked")
+
+    client = login(admin_user)
+    client.post(url(ApiKey, "changelist"), {"action": "revoke_selected", "_selected_action": [key.pk]})
+
+    key.refresh_from_db()
+    assert key.revoked_at is not None
+    assert AuditEvent.objects.filter(action="api_key_revoked", target_id=str(key.pk)).exists()

@@ -118,13 +118,13 @@ def test_my_usage_spans_my_conversations_and_the_trash_but_not_other_users(api_c
     ]
 
 
-def test_my_usage_for_a_date_range_in_one_aggregate(api_client, user, django_assert_num_queries):
+def test_my_usage_for_a_date_range_in_one_aggregate_each(api_client, user, django_assert_num_queries):
     conversation = ConversationFactory(owner=user)
     answered(conversation, day=DAY1, model="a:1", prompt_tokens=1, completion_tokens=1)
     answered(conversation, day=DAY2, model="b:1", prompt_tokens=2, completion_tokens=2)
     answered(conversation, day=DAY2 + timedelta(days=1), model="b:1", prompt_tokens=4, completion_tokens=4)
 
-    with django_assert_num_queries(AUTH_QUERIES + 1):
+    with django_assert_num_queries(AUTH_QUERIES + 2):  # answers; API use
         response = api_client.get(ME_USAGE, {"date_from": "2025-03-01", "date_to": "2025-03-02"})
 
     assert [(r["day"], r["model"]) for r in response.json()["by_model_and_day"]] == [
@@ -175,3 +175,22 @@ def test_anonymous_caller_gets_401(anon_client, user):
 
     assert_error(anon_client.get(ME_USAGE), 401)
     assert_error(anon_client.get(f"{BASE}{conversation.pk}/usage/"), 401)
+
+
+def test_my_usage_shows_api_use_by_key_and_day(api_client, user, other_user):
+    from auth_app.services.api_keys import create_api_key
+    from auth_app.services.quotas import record_usage
+
+    key, _ = create_api_key(user, name="script")
+    record_usage(user, key, prompt_tokens=5, eval_tokens=7)
+    record_usage(user, key, prompt_tokens=1, eval_tokens=1)
+    record_usage(user, None, prompt_tokens=2, eval_tokens=3)
+    record_usage(other_user, None, prompt_tokens=100, eval_tokens=100)
+
+    body = api_client.get(ME_USAGE).json()
+
+    assert body["api_totals"] == {"requests": 3, "prompt_tokens": 8, "eval_tokens": 11}
+    rows = {(row["api_key"] or {}).get("name"): row for row in body["api_by_key_and_day"]}
+    assert rows["script"]["requests"] == 2
+    assert rows["script"]["api_key"]["prefix"] == key.prefix
+    assert rows[None]["prompt_tokens"] == 2

@@ -8,9 +8,11 @@ import pytest
 from django.apps import apps
 from django.db import IntegrityError, models, transaction
 from django.db.models.functions import Now
+from django.utils import timezone
 
 from admin_app.models import AuditEvent, SystemMessage
-from auth_app.models import User
+from auth_app.models import ApiKey, ApiUsage, User
+from auth_app.services.api_keys import create_api_key
 from conversations_app.models import (
     ConversationLabel,
     Feedback,
@@ -44,6 +46,26 @@ def _update(instance: models.Model, **values) -> None:
 def _duplicate_user() -> None:
     existing = UserFactory(email="Ada@Example.com", username="ada")
     User.objects.create(username="other", email=existing.email.lower(), password="x")
+
+
+def _api_key() -> ApiKey:
+    return create_api_key(UserFactory(), name="laptop")[0]
+
+
+def _second_live_key_named_alike() -> None:
+    key = _api_key()
+    ApiKey.objects.create(user=key.user, name="LAPTOP", prefix="other123", key_hash="0" * 64)
+
+
+def _second_usage_row_without_key() -> None:
+    user = UserFactory()
+    day = timezone.now().date()
+    ApiUsage.objects.create(user=user, api_key=None, day=day)
+    ApiUsage.objects.create(user=user, api_key=None, day=day)
+
+
+def _usage_row() -> ApiUsage:
+    return ApiUsage.objects.create(user=UserFactory(), day=timezone.now().date())
 
 
 def _sibling_folder() -> None:
@@ -82,6 +104,18 @@ CASES: dict[str, Callable[[], object]] = {
     "auth_user_email_has_at": lambda: User.objects.create(username="nobody", email=""),
     "auth_user_failed_login_count_check": lambda: _update(UserFactory(), failed_login_count=-1),
     "auth_user_version_check": lambda: _update(UserFactory(), version=-1),
+    "auth_user_api_requests_per_minute_check": lambda: _update(UserFactory(), api_requests_per_minute=-1),
+    "auth_user_api_tokens_per_day_check": lambda: _update(UserFactory(), api_tokens_per_day=-1),
+    "auth_apikey_name_ci_live_uniq": _second_live_key_named_alike,
+    "auth_apikey_name_not_blank": lambda: _update(_api_key(), name=""),
+    "auth_apikey_hash_not_blank": lambda: _update(_api_key(), key_hash=""),
+    "auth_apikey_scopes_valid": lambda: _update(_api_key(), scopes=["chat", "admin"]),
+    "auth_app_apikey_requests_per_minute_check": lambda: _update(_api_key(), requests_per_minute=-1),
+    "auth_app_apikey_tokens_per_day_check": lambda: _update(_api_key(), tokens_per_day=-1),
+    "auth_apiusage_user_key_day_uniq": _second_usage_row_without_key,
+    "auth_app_apiusage_requests_check": lambda: _update(_usage_row(), requests=-1),
+    "auth_app_apiusage_prompt_tokens_check": lambda: _update(_usage_row(), prompt_tokens=-1),
+    "auth_app_apiusage_eval_tokens_check": lambda: _update(_usage_row(), eval_tokens=-1),
     "models_tag_name_ci_alive_uniq": lambda: (
         TagFactory(name="Code"),
         Tag.objects.create(name="code", slug="c2"),

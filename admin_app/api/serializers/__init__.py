@@ -9,6 +9,14 @@ from admin_app.api.serializers.accounts import (
     UserLockSerializer,
     UserRolesSerializer,
 )
+from admin_app.api.serializers.api_keys import (
+    AdminApiKeySerializer,
+    ApiKeyQuotaSerializer,
+    ApiUsageReportSerializer,
+    ApiUsageRowSerializer,
+    ApiUsageTotalsSerializer,
+    UserApiQuotaSerializer,
+)
 from admin_app.api.serializers.audit import AuditEventSerializer
 from admin_app.api.serializers.base import OLLAMA_NAME, OllamaModelNameField, TrashQuerySerializer
 from admin_app.api.serializers.catalogue import (
@@ -82,10 +90,15 @@ __all__ = [
     "AIModelFromOllamaSerializer",
     "AIModelListQuerySerializer",
     "AIModelUpdateSerializer",
+    "AdminApiKeySerializer",
     "AdminModelListSerializer",
     "AdminModelSerializer",
     "AdminTagSerializer",
     "AdminUserSerializer",
+    "ApiKeyQuotaSerializer",
+    "ApiUsageReportSerializer",
+    "ApiUsageRowSerializer",
+    "ApiUsageTotalsSerializer",
     "AppMigrationsSerializer",
     "AuditEventSerializer",
     "CatalogueEntrySerializer",
@@ -128,6 +141,7 @@ __all__ = [
     "TagsRemovedSerializer",
     "TrashQuerySerializer",
     "UsageQuerySerializer",
+    "UserApiQuotaSerializer",
     "UserLockSerializer",
     "UserRefSerializer",
     "UserRolesSerializer",

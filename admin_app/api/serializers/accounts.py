@@ -21,6 +21,8 @@ class AdminUserSerializer(ProfileSerializer):
             "is_locked",
             "locked_until",
             "failed_login_count",
+            "api_requests_per_minute",
+            "api_tokens_per_day",
             "deleted_at",
         )
         read_only_fields = fields

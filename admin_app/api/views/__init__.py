@@ -2,6 +2,7 @@
 system messages, inference (installed models, pulls, pull events), usage and database reports."""
 
 from admin_app.api.views.accounts import RoleAdminViewSet, UserAdminViewSet
+from admin_app.api.views.api_keys import ApiKeyAdminViewSet, ApiUsageView
 from admin_app.api.views.audit import AuditEventViewSet
 from admin_app.api.views.base import AdminReportView, AdminViewSet
 from admin_app.api.views.catalogue import AIModelAdminViewSet, TagAdminViewSet
@@ -25,6 +26,8 @@ __all__ = [
     "AIModelAdminViewSet",
     "AdminReportView",
     "AdminViewSet",
+    "ApiKeyAdminViewSet",
+    "ApiUsageView",
     "AuditEventViewSet",
     "DatabaseConnectionsView",
     "DatabaseHealthView",

@@ -21,6 +21,7 @@ from admin_app.api.serializers import (
     RoleCreateSerializer,
     RoleSerializer,
     SessionsRevokedSerializer,
+    UserApiQuotaSerializer,
     UserLockSerializer,
     UserRolesSerializer,
 )
@@ -28,6 +29,7 @@ from admin_app.api.views.base import AdminViewSet
 from auth_app import selectors as account_selectors
 from auth_app import services as account_services
 from auth_app.models import User
+from auth_app.services import api_keys as api_key_services
 from core.api import IF_MATCH, NO_CONTENT
 
 # --- users -------------------------------------------------------------------------------------------
@@ -57,6 +59,15 @@ USER_ACTION: dict[str, Any] = {"parameters": [IF_MATCH], "request": None, "respo
         summary="Delete an account (to the trash; not your own)", parameters=[IF_MATCH], responses=NO_CONTENT
     ),
     restore=extend_schema(summary="Restore a deleted account", **USER_ACTION),
+    api_quota=extend_schema(
+        summary="Set the user's API quotas (requests per minute, tokens per day)",
+        description="What the user's API keys without limits of their own and the user's signed-in use "
+        "of the compatible endpoints share. null: the default (API_KEY_REQUESTS_PER_MINUTE, "
+        "API_KEY_TOKENS_PER_DAY); 0: unlimited; an absent field stays as it is. In the audit trail.",
+        parameters=[IF_MATCH],
+        request=UserApiQuotaSerializer,
+        responses=AdminUserSerializer,
+    ),
     logout=extend_schema(
         summary="Log the user out everywhere (every refresh token revoked)",
         request=None,
@@ -65,7 +76,11 @@ USER_ACTION: dict[str, Any] = {"parameters": [IF_MATCH], "request": None, "respo
 )
 class UserAdminViewSet(AdminViewSet):
     serializer_class = AdminUserSerializer
-    input_serializer_classes = {"roles": UserRolesSerializer, "lock": UserLockSerializer}
+    input_serializer_classes = {
+        "roles": UserRolesSerializer,
+        "lock": UserLockSerializer,
+        "api_quota": UserApiQuotaSerializer,
+    }
     filterset_class = UserFilter
 
     def owned_queryset(self) -> QuerySet[User]:
@@ -132,6 +147,13 @@ class UserAdminViewSet(AdminViewSet):
     def restore(self, request, pk=None) -> Response:
         user = account_services.user_restore(
             actor=request.user, user=self.get_object(), expected_version=self.expected_version
+        )
+        return self._respond_with(user)
+
+    @action(detail=True, methods=["put"], url_path="api-quota")
+    def api_quota(self, request, pk=None) -> Response:
+        user = api_key_services.user_api_quota_set(
+            user=self.get_object(), expected_version=self.expected_version, **self.validated_input()
         )
         return self._respond_with(user)
 

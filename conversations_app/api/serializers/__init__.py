@@ -49,6 +49,7 @@ from conversations_app.api.serializers.resources import (
     UsageRowSerializer,
     UsageSerializer,
     UsageTotalsSerializer,
+    UserUsageSerializer,
 )
 
 __all__ = [
@@ -96,5 +97,6 @@ __all__ = [
     "UsageRowSerializer",
     "UsageSerializer",
     "UsageTotalsSerializer",
+    "UserUsageSerializer",
     "metrics_of",
 ]

@@ -6,6 +6,7 @@ import functools
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from conversations_app.api.serializers.chat import MAX_SYSTEM_PROMPT_CHARS, ChatOptionsSerializer
@@ -347,6 +348,38 @@ class UsageRowSerializer(UsageTotalsSerializer):
     model = serializers.CharField()
 
 
+class OwnApiUsageTotalsSerializer(serializers.Serializer):
+    requests = serializers.IntegerField(
+        help_text="Requests made through the API (API keys, compatible endpoints)"
+    )
+    prompt_tokens = serializers.IntegerField()
+    eval_tokens = serializers.IntegerField(help_text="Tokens generated")
+
+
+class OwnApiKeyRefSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    prefix = serializers.CharField()
+
+
+class OwnApiUsageRowSerializer(OwnApiUsageTotalsSerializer):
+    day = serializers.DateField()
+    api_key = serializers.SerializerMethodField(help_text="null: signed-in use without a key")
+
+    @extend_schema_field(OwnApiKeyRefSerializer(allow_null=True))
+    def get_api_key(self, row: dict) -> dict | None:
+        if row["api_key_id"] is None:
+            return None
+        return {"id": row["api_key_id"], "name": row["api_key_name"], "prefix": row["api_key_prefix"]}
+
+
 class UsageSerializer(serializers.Serializer):
     totals = UsageTotalsSerializer()
     by_model_and_day = UsageRowSerializer(many=True)
+
+
+class UserUsageSerializer(UsageSerializer):
+    """The caller's usage: answers by model and day, and API use by key and day."""
+
+    api_totals = OwnApiUsageTotalsSerializer(help_text="Your API use in the range, all keys together")
+    api_by_key_and_day = OwnApiUsageRowSerializer(many=True, help_text="Your API use per day and key")
