@@ -78,6 +78,7 @@ class ConversationSerializer(serializers.ModelSerializer):
             "is_pinned",
             "is_archived",
             "current_exchange",
+            "source",
             "message_count",
             "prompt_tokens",
             "completion_tokens",
