@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
-from typing import Any, ClassVar
+from typing import Any
 
 import orjson
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import classonlymethod
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
+from psycopg_pool import PoolTimeout
 
 from conversations_app.services import ExchangeRelay, exchange_fail, exchange_interrupt
 from core.db import db_step
@@ -61,7 +63,7 @@ def as_gateway_error(exc: Exception) -> GatewayError:
 class GatewayView(View):
     """An async view of one dialect: `error_body` writes its errors."""
 
-    http_method_names: ClassVar[list[str]] = ["get", "post", "delete"]
+    http_method_names = ["get", "post", "delete"]
 
     @classonlymethod
     def as_view(cls, **initkwargs: Any) -> Callable[..., Any]:
@@ -79,7 +81,8 @@ class GatewayView(View):
 
     async def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:  # type: ignore[override]
         try:
-            return await super().dispatch(request, *args, **kwargs)
+            response = super().dispatch(request, *args, **kwargs)
+            return await response  # type: ignore[misc]  # the handlers are coroutines
         except Exception as exc:  # every failure leaves in the dialect's shape
             return self.error_response(as_gateway_error(exc))
 
@@ -106,7 +109,7 @@ async def open_answer(admission: Admission, call: Call) -> ChatStream:
         raise
 
 
-async def _unrecorded(stream: ChatStream) -> AsyncIterator[dict[str, Any]]:
+async def _unrecorded(stream: ChatStream) -> AsyncGenerator[dict[str, Any], None]:
     async with stream:
         async for chunk in stream:
             yield chunk
@@ -130,7 +133,7 @@ class Passage:
         )
         self._stream = stream
 
-    async def chunks(self) -> AsyncIterator[dict[str, Any]]:
+    async def chunks(self) -> AsyncGenerator[dict[str, Any], None]:
         source = self._relay.chunks() if self._relay is not None else _unrecorded(self._stream)
         final: dict[str, Any] | None = None
         async with aclosing(source) as chunks:
@@ -185,7 +188,7 @@ class EncodedStream:
                 async for chunk in chunks:
                     if data := self._encode(chunk):
                         yield data
-        except (ApplicationError, *DATABASE_ERRORS) as exc:
+        except (ApplicationError, OperationalError, InterfaceError, PoolTimeout) as exc:
             yield self._encode_error(as_gateway_error(exc))
             return
         if self._end:

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 import orjson
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 
 from conversations_app.services.chat import estimated_tokens
 from core.db import db_step
@@ -110,7 +110,7 @@ class AnswerView(OllamaView):
 
     parse = staticmethod(dialect.chat_call)
 
-    async def post(self, request: HttpRequest) -> HttpResponse:
+    async def post(self, request: HttpRequest) -> HttpResponseBase:
         call = self.parse(json_body(request))
         admission = await db_step(gateway_chat_start, raw_key=bearer_key(request), call=call)
         stream = await open_answer(admission, call)

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 import orjson
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 
 from core.db import db_step
 from core.ollama import call_json
@@ -79,7 +79,7 @@ def _stream(passage: Passage, encode: Any) -> StreamingHttpResponse:
 class ChatCompletionsView(OpenAIView):
     """`POST /v1/chat/completions`."""
 
-    async def post(self, request: HttpRequest) -> HttpResponse:
+    async def post(self, request: HttpRequest) -> HttpResponseBase:
         call = dialect.chat_call(json_body(request))
         admission = await db_step(gateway_chat_start, raw_key=bearer_key(request), call=call)
         stream = await open_answer(admission, call)
@@ -94,7 +94,7 @@ class ChatCompletionsView(OpenAIView):
 class CompletionsView(OpenAIView):
     """`POST /v1/completions`."""
 
-    async def post(self, request: HttpRequest) -> HttpResponse:
+    async def post(self, request: HttpRequest) -> HttpResponseBase:
         call = dialect.completion_call(json_body(request))
         admission = await db_step(gateway_chat_start, raw_key=bearer_key(request), call=call)
         stream = await open_answer(admission, call)
