@@ -1,4 +1,5 @@
-"""URL configuration: versioned API under /api/v1/, schema and docs, the Django admin."""
+"""URL configuration: versioned API under /api/v1/, schema and docs, the Django admin, the API gateway
+(`/ollama/`, `/v1/`)."""
 
 from django.contrib import admin
 from django.urls import include, path, re_path
@@ -7,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from conversations_app.api.views import UserUsageView
 from conversations_app.api.views.system_messages import SystemMessageViewSet
 from core import health
+from gateway_app.urls import ollama_urlpatterns, openai_urlpatterns
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -28,6 +30,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    # The API gateway: Ollama's and OpenAI's own APIs for personal keys (outside the REST API's schema).
+    path("ollama/", include(ollama_urlpatterns)),
+    path("v1/", include(openai_urlpatterns)),
     # Operations: probes and Prometheus metrics, outside the API (no authentication, no throttling).
     re_path(r"^health/live/?$", health.live, name="health-live"),
     re_path(r"^health/ready/?$", health.ready, name="health-ready"),

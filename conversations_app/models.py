@@ -83,8 +83,19 @@ class Label(BaseModel, SoftDeleteModel, VersionedModel):
         return self.name
 
 
+class ConversationSource(models.TextChoices):
+    APP = "app", "App"
+    API = "api", "API (personal key)"
+
+
 class Conversation(BaseModel, SoftDeleteModel, VersionedModel):
-    """A chat with one catalogue model; its exchanges form a tree, `current_exchange` is the chosen leaf."""
+    """A chat with one catalogue model; its exchanges form a tree, `current_exchange` is the chosen leaf.
+
+    `source` says where it was started: in the app, or through the Ollama/OpenAI-compatible API with a
+    personal key (`api_key`); `api_history_digest` then identifies the turns a client will send back
+    to continue it (gateway_app.history)."""
+
+    Source = ConversationSource
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
@@ -116,14 +127,41 @@ class Conversation(BaseModel, SoftDeleteModel, VersionedModel):
     labels: models.ManyToManyField[Label, ConversationLabel] = models.ManyToManyField(
         Label, through="ConversationLabel", related_name="conversations", blank=True
     )
+    source = models.CharField(
+        max_length=10, choices=ConversationSource.choices, default=ConversationSource.APP, db_default="app"
+    )
+    # Indexed by conv_api_history_idx, which starts with it.
+    api_key = models.ForeignKey(
+        "auth_app.ApiKey",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="conversations",
+        db_index=False,
+        help_text="The personal key the conversation was started with (API conversations)",
+    )
+    api_history_digest = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="SHA-256 of the turns so far as an API client sends them back (continuation)",
+    )
 
     class Meta:
         constraints = [
             models.CheckConstraint(
                 condition=~Q(model_name=""), name="conv_conversation_model_name_not_blank"
             ),
+            models.CheckConstraint(
+                condition=Q(source__in=ConversationSource.values), name="conv_conversation_source_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(api_key__isnull=True) | Q(source="api"), name="conv_conversation_key_only_api"
+            ),
         ]
         indexes = [
+            models.Index(fields=["api_key", "api_history_digest"], name="conv_api_history_idx"),
             models.Index(
                 F("owner"),
                 F("last_message_at").desc(),

@@ -11,7 +11,8 @@ Layers, lowest first:
 5. `conversations_app` — which picks system messages and models;
 6. the staff facade: `admin_app.api`, `admin_app.admin`, `admin_app.demo_data`,
    `admin_app.management`, which read and write every app through its selectors and services;
-7. `explore_app` — public reads composed from the catalogue and conversations.
+7. `explore_app` — public reads composed from the catalogue and conversations; `gateway_app` — the
+   Ollama- and OpenAI-compatible API for personal keys, recording chats through conversations.
 
 Within an app, reads and writes never import the layers built on them: models, querysets, selectors and
 services do not import the app's API, admin or tasks (a service queues a task by name).
@@ -30,7 +31,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("admin_app",),
     ("conversations_app",),
     ("admin_app.api", "admin_app.admin", "admin_app.demo_data", "admin_app.management"),
-    ("explore_app",),
+    ("explore_app", "gateway_app"),
 ]
 PACKAGES = {prefix.split(".")[0] for layer in LAYERS for prefix in layer}
 FOUNDATION = {"models", "querysets", "selectors", "services"}

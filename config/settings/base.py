@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "conversations_app",
     "admin_app",
     "explore_app",
+    "gateway_app",
 ]
 
 MIDDLEWARE = [

@@ -56,6 +56,17 @@ def conversation_get(*, owner: User, conversation_id: UUID | str) -> Conversatio
     return conversation
 
 
+def conversation_for_api_history(*, api_key_id: UUID, model_id: UUID, digest: str) -> Conversation | None:
+    """The alive conversation started with this key, with this model, whose turns so far have this
+    digest (the one an API call continues), with its model; None when there is none. The latest
+    one if a client repeated itself."""
+    return (
+        Conversation.objects.filter(api_key_id=api_key_id, api_history_digest=digest, model_id=model_id)
+        .order_by("-last_message_at")
+        .first()
+    )
+
+
 def owned_answer(owner: User, *, path: str = "") -> Q:
     """An alive answer in an alive exchange of the owner's alive conversation; `path` leads from the
     queried model to the answer (e.g. "response__" from feedback or notes)."""

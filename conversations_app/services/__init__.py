@@ -10,6 +10,7 @@ from conversations_app.services.attachments import (
 )
 from conversations_app.services.chat import (
     ExchangeRelay,
+    answer_piece,
     conversation_switch_branch,
     exchange_chat_messages,
     exchange_complete,
@@ -20,7 +21,11 @@ from conversations_app.services.chat import (
     exchange_regenerate,
     exchange_start,
 )
-from conversations_app.services.conversations import conversation_create, conversation_update
+from conversations_app.services.conversations import (
+    conversation_api_history_set,
+    conversation_create,
+    conversation_update,
+)
 from conversations_app.services.feedback import feedback_create, feedback_delete, feedback_update
 from conversations_app.services.folders import folder_create, folder_update
 from conversations_app.services.labels import label_create, label_delete, label_update
@@ -43,11 +48,13 @@ from conversations_app.services.trash import (
 
 __all__ = [
     "ExchangeRelay",
+    "answer_piece",
     "attachment_create",
     "attachment_delete",
     "attachment_extract_text",
     "attachment_files_release",
     "attachments_queue_pending",
+    "conversation_api_history_set",
     "conversation_create",
     "conversation_purge",
     "conversation_restore",

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping
@@ -530,6 +531,24 @@ def exchange_interrupt_stale(*, older_than: timedelta) -> int:
     return len(stale)
 
 
+def answer_piece(chunk: Mapping[str, Any]) -> str:
+    """The text one of Ollama's objects adds to the stored answer: a chat's `message.content`, a
+    generation's `response`, and tool calls written out as `name(arguments)` lines (an answer that
+    only calls tools still shows what it asked for)."""
+    message = chunk.get("message") or {}
+    piece = message.get("content") or chunk.get("response") or ""
+    calls = message.get("tool_calls") or []
+    if calls and isinstance(calls, list):
+        written = []
+        for call in calls:
+            function = (call.get("function") if isinstance(call, dict) else None) or {}
+            arguments = function.get("arguments")
+            text = arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
+            written.append(f"[tool call] {function.get('name', '')}({text})")
+        piece += ("\n" if piece else "") + "\n".join(written)
+    return piece if isinstance(piece, str) else ""
+
+
 # Strong references to the recordings retried in the background (the event loop keeps weak ones).
 _PENDING_RECORDINGS: set[asyncio.Task] = set()
 
@@ -602,14 +621,16 @@ class ExchangeRelay:
         except (OperationalError, InterfaceError) as exc:
             logger.warning("heartbeat of answer %s not stored: %s", self.exchange.response_id, exc)
 
-    async def tokens(self) -> AsyncGenerator[str, None]:
+    async def chunks(self) -> AsyncGenerator[dict[str, Any], None]:
+        """Ollama's objects as they arrive (for a caller that passes them on whole, like the API
+        gateway); the answer stored is the text they add up to (`answer_piece`)."""
         final: dict[str, Any] = {}
         try:
             async for chunk in self._stream:
-                piece = (chunk.get("message") or {}).get("content") or ""
+                piece = answer_piece(chunk)
                 if piece:
                     self._pieces.append(piece)
-                    yield piece
+                yield chunk
                 if chunk.get("done"):
                     final = chunk
                 await self._heartbeat()
@@ -632,6 +653,14 @@ class ExchangeRelay:
             raise
         finally:
             await self._stream.aclose()
+
+    async def tokens(self) -> AsyncGenerator[str, None]:
+        """The pieces of the answer's text, as they arrive."""
+        async with contextlib.aclosing(self.chunks()) as chunks:
+            async for chunk in chunks:
+                piece = (chunk.get("message") or {}).get("content") or ""
+                if piece:
+                    yield piece
 
     def close(self) -> None:
         """Record an interruption if nothing else was recorded.

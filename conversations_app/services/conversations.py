@@ -19,7 +19,7 @@ from models_app.selectors import aimodel_get_published
 
 if TYPE_CHECKING:
     from admin_app.models import SystemMessage
-    from auth_app.models import User
+    from auth_app.models import ApiKey, User
     from models_app.models import AIModel
 
 SYSTEM_PROMPT_EXCLUSIVE = "Give either a system prompt or a system message, not both."
@@ -62,10 +62,12 @@ def conversation_create(
     is_pinned: bool = False,
     is_archived: bool = False,
     label_ids: list[UUID] | None = None,
+    api_key: ApiKey | None = None,
 ) -> Conversation:
     """A new, empty conversation with a published model (`model_ref`: its id or its Ollama name); the
     system prompt is free text or an active
-    system message (not both); `default_options` must already be validated generation options."""
+    system message (not both); `default_options` must already be validated generation options.
+    With `api_key`, a conversation started through the API gateway with that key (source `api`)."""
     if system_prompt.strip() and system_message_id is not None:
         raise ValidationFailed(SYSTEM_PROMPT_EXCLUSIVE, code="system_prompt_conflict")
     model = _published_model(model_ref)
@@ -80,9 +82,12 @@ def conversation_create(
         folder=folder_for_field(owner_id=owner.pk, folder_id=folder_id, field="folder"),
         is_pinned=is_pinned,
         is_archived=is_archived,
+        source=Conversation.Source.APP if api_key is None else Conversation.Source.API,
+        api_key=api_key,
     )
     conversation.full_clean(
-        exclude=["owner", "model", "folder", "system_message", "current_exchange"], validate_constraints=False
+        exclude=["owner", "model", "folder", "system_message", "current_exchange", "api_key"],
+        validate_constraints=False,
     )
     labels = owned_labels(owner_id=owner.pk, label_ids=label_ids or [])
     with transaction.atomic():
@@ -150,3 +155,9 @@ def conversation_update(
         if changed or fields:
             return core_services.versioned_update(locked, fields=fields)
         return locked
+
+
+def conversation_api_history_set(*, conversation_id: UUID, digest: str) -> None:
+    """Remember the digest of the turns an API client now holds (its messages and the answer), so its
+    next call continues this conversation (gateway_app.history). Bookkeeping: no version change."""
+    Conversation.objects.filter(pk=conversation_id).update(api_history_digest=digest)

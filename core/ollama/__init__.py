@@ -6,9 +6,12 @@ from core.ollama.client import (
     AsyncOllamaClient,
     ChatStream,
     OllamaClient,
+    UpstreamError,
+    call_json,
     error_for_status,
     error_for_transport,
     open_chat_stream,
+    open_stream,
     shared_async_client,
 )
 
@@ -17,8 +20,11 @@ __all__ = [
     "AsyncOllamaClient",
     "ChatStream",
     "OllamaClient",
+    "UpstreamError",
+    "call_json",
     "error_for_status",
     "error_for_transport",
     "open_chat_stream",
+    "open_stream",
     "shared_async_client",
 ]

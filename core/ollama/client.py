@@ -305,6 +305,60 @@ class AsyncOllamaClient:
             raise error_for_status(response, model=model)
         return ChatStream(response)
 
+    # --- passthrough: any endpoint, Ollama's body and errors as they are (the API gateway) ---------
+    async def stream(self, path: str, body: Mapping[str, Any]) -> ChatStream:
+        """POST `body` to `path` as it is and return once Ollama has accepted it; the answer's NDJSON
+        objects follow (to the one with `"done": true`). An error answer is an UpstreamError with
+        Ollama's own status and message; no answer at all, error_for_transport's."""
+        request = self._http.build_request("POST", path, content=orjson.dumps(body), headers=_JSON)
+        try:
+            response = await self._http.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise error_for_transport(exc) from exc
+        if response.is_error:
+            try:
+                await response.aread()
+            except httpx.HTTPError:
+                pass
+            finally:
+                await response.aclose()
+            raise UpstreamError(response.status_code, _error_text(response))
+        return ChatStream(response)
+
+    async def call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """One request answered by one JSON object (`/api/show`, `/api/embed`, `/api/ps` …), passed
+        through as it is; errors as for `stream`."""
+        content = None if body is None else orjson.dumps(body)
+        try:
+            response = await self._http.request(
+                method, path, content=content, headers=_JSON if content is not None else None
+            )
+        except httpx.HTTPError as exc:
+            raise error_for_transport(exc) from exc
+        if response.is_error:
+            raise UpstreamError(response.status_code, _error_text(response))
+        try:
+            answer = orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:
+            raise BadGateway("Ollama sent an answer that is not JSON.", code="ollama_protocol") from exc
+        if not isinstance(answer, dict):
+            raise BadGateway("Ollama sent an answer that is not a JSON object.", code="ollama_protocol")
+        return answer
+
+
+_JSON = {"Content-Type": "application/json"}
+
+
+class UpstreamError(BadGateway):
+    """Ollama answered a passed-through request with an error: `upstream_status` and the message are
+    Ollama's own, for a gateway to answer as Ollama would have."""
+
+    code = "ollama_error"
+
+    def __init__(self, upstream_status: int, message: str) -> None:
+        super().__init__(message)
+        self.upstream_status = upstream_status
+
 
 # One long-lived HTTP client per event loop (a process has one) and per Ollama settings: its pool keeps
 # connections to Ollama alive between answers, and its TLS context is built once, not per message.
@@ -335,3 +389,13 @@ async def open_chat_stream(
     return await shared_async_client().chat_stream(
         model=model, messages=messages, options=options, keep_alive=keep_alive
     )
+
+
+async def open_stream(path: str, body: Mapping[str, Any]) -> ChatStream:
+    """`AsyncOllamaClient.stream` on the event loop's shared client."""
+    return await shared_async_client().stream(path, body)
+
+
+async def call_json(method: str, path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """`AsyncOllamaClient.call` on the event loop's shared client."""
+    return await shared_async_client().call(method, path, body)

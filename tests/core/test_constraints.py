@@ -150,6 +150,10 @@ CASES: dict[str, Callable[[], object]] = {
     "conv_folder_not_own_parent": lambda: (lambda f: _update(f, parent=f.pk))(FolderFactory()),
     "conversations_app_folder_version_check": lambda: _update(FolderFactory(), version=-1),
     "conv_conversation_model_name_not_blank": lambda: ConversationFactory(model_name=""),
+    "conv_conversation_source_valid": lambda: ConversationFactory(source="mail"),
+    "conv_conversation_key_only_api": lambda: (lambda key: ConversationFactory(owner=key.user, api_key=key))(
+        _api_key()
+    ),
     "conv_label_name_ci_alive_uniq": _same_label_other_case,
     "conv_label_name_not_blank": lambda: Label.objects.create(owner=UserFactory(), name=""),
     "conversations_app_label_version_check": lambda: Label.objects.create(

@@ -4,6 +4,11 @@ It runs in a thread on an ephemeral port and can be told, per test, which models
 answer (token by token), how slowly, to fail with an HTTP status, to cut a stream after k tokens or
 to hold it after k tokens until released. It records every request it receives, so tests can assert
 what was sent to Ollama (roles and order of the messages).
+
+Besides chat it speaks generate (`response` pieces), embed and the older embeddings, ps (the models
+answered with lately), and what a chat request may ask for: `think` (thinking streamed before the
+content), `tools` (answered with `tool_calls` when told to), `format` ("json" or a JSON schema:
+the answer is a JSON text of that shape).
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ DEFAULT_REPLY = ["Hello", ",", " how", " can", " I", " help", " you", "?"]
 VERSION = "0.6.5"
 # How long a held stream waits for release before giving up (a test that forgets to release).
 HOLD_LIMIT_SECONDS = 30
+DEFAULT_THINKING = ["Let", " me", " think", "."]
+EMBEDDING_DIMENSIONS = 8
 
 
 def model_details(name: str) -> dict[str, Any]:
@@ -64,6 +71,14 @@ class FakeOllama:
     pull_layer_size: int = 4_000_000
     failures: dict[str, tuple[int, str]] = field(default_factory=dict)
     requests: list[ReceivedRequest] = field(default_factory=list)
+    # Capabilities `/api/show` reports per model (default: a chat model with tools, vision, thinking).
+    capabilities: dict[str, list[str]] = field(default_factory=dict)
+    # Pieces of thinking streamed before the answer when a request asks for `think`.
+    thinking_tokens: list[str] = field(default_factory=lambda: list(DEFAULT_THINKING))
+    # Tool calls answered (instead of text) to a chat request that offers `tools`, when set.
+    tool_calls: list[dict[str, Any]] | None = None
+    # Models answered with (what `/api/ps` lists as loaded).
+    loaded: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._released = threading.Event()
@@ -72,8 +87,10 @@ class FakeOllama:
         self._thread: threading.Thread | None = None
 
     # --- scripting ---------------------------------------------------------------------------------
-    def add_model(self, name: str) -> None:
+    def add_model(self, name: str, *, capabilities: list[str] | None = None) -> None:
         self.models[name] = model_details(name)
+        if capabilities is not None:
+            self.capabilities[name] = capabilities
 
     def fail(self, status: int = 500, error: str = "internal error", *, path: str = "/api/chat") -> None:
         """Answer requests to `path` with `status` and `{"error": error}`."""
@@ -91,6 +108,10 @@ class FakeOllama:
     def chat_requests(self) -> list[dict[str, Any]]:
         """Bodies of the /api/chat requests received, oldest first."""
         return [r.body for r in self.requests if r.path == "/api/chat"]
+
+    def bodies(self, path: str) -> list[Any]:
+        """Bodies of the requests received on `path`, oldest first."""
+        return [r.body for r in self.requests if r.path == path]
 
     # --- lifecycle ------------------------------------------------------------------------------------
     @property
@@ -194,6 +215,10 @@ class _Handler(BaseHTTPRequestHandler):
             ("GET", "/api/tags"): self._tags,
             ("POST", "/api/show"): self._show,
             ("POST", "/api/chat"): self._chat,
+            ("POST", "/api/generate"): self._generate,
+            ("POST", "/api/embed"): self._embed,
+            ("POST", "/api/embeddings"): self._embeddings,
+            ("GET", "/api/ps"): self._ps,
             ("POST", "/api/pull"): self._pull,
             ("DELETE", "/api/delete"): self._delete,
         }.get((method, path))
@@ -255,23 +280,28 @@ class _Handler(BaseHTTPRequestHandler):
                     "general.file_type": 15,
                     "general.quantization_version": 2,
                 },
-                "capabilities": ["completion"],
+                "capabilities": self.fake.capabilities.get(
+                    name, ["completion", "tools", "vision", "thinking"]
+                ),
                 "modified_at": _now(),
             },
         )
 
-    def _chat(self, body: dict[str, Any]) -> None:
-        model = body.get("model", "")
-        if model not in self.fake.models:
-            self._missing(model)
-            return
+    def _reply(self, body: dict[str, Any]) -> tuple[list[str], str]:
+        """The pieces of the answer and the done reason: a JSON text when `format` asks for one, cut
+        at `num_predict` pieces."""
         tokens = list(self.fake.reply_tokens)
-        done_reason = "stop"
+        wanted = body.get("format")
+        if wanted:
+            text = json.dumps(_sample_of(wanted, "".join(tokens)))
+            tokens = [text[i : i + 8] for i in range(0, len(text), 8)]
         num_predict = (body.get("options") or {}).get("num_predict")
         if isinstance(num_predict, int) and 0 < num_predict < len(tokens):
-            tokens, done_reason = tokens[:num_predict], "length"
-        prompt_words = sum(len(str(m.get("content", "")).split()) for m in body.get("messages") or [])
-        final = {
+            return tokens[:num_predict], "length"
+        return tokens, "stop"
+
+    def _final(self, model: str, *, prompt_words: int, tokens: list[str], done_reason: str) -> dict[str, Any]:
+        return {
             "model": model,
             "created_at": _now(),
             "done": True,
@@ -283,12 +313,35 @@ class _Handler(BaseHTTPRequestHandler):
             "eval_count": len(tokens),
             "eval_duration": 1_300_000_000,
         }
+
+    def _answer(
+        self,
+        *,
+        model: str,
+        body: dict[str, Any],
+        prompt_words: int,
+        piece: Any,
+        tool_calls: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Stream (or send whole) an answer: thinking first when asked, then the text (or the tool
+        calls), then the final object with the metrics. `piece(content=..., thinking=...)` makes the
+        fields of one line."""
+        if model not in self.fake.loaded:
+            self.fake.loaded.append(model)
+        tokens, done_reason = self._reply(body)
+        thinking = list(self.fake.thinking_tokens) if body.get("think") else []
+        if tool_calls:
+            tokens = []
+        final = self._final(model, prompt_words=prompt_words, tokens=tokens or ["x"], done_reason=done_reason)
         if body.get("stream") is False:
-            message = {"role": "assistant", "content": "".join(tokens)}
-            self._send_json(HTTPStatus.OK, {**final, "message": message})
+            whole = piece(content="".join(tokens), thinking="".join(thinking), tool_calls=tool_calls)
+            self._send_json(HTTPStatus.OK, {**final, **whole})
             return
         self._start_stream()
-        for index, token in enumerate(tokens):
+        lines = [piece(content="", thinking=t) for t in thinking] + [piece(content=t) for t in tokens]
+        if tool_calls:
+            lines.append(piece(content="", tool_calls=tool_calls))
+        for index, fields in enumerate(lines):
             if self.fake.cut_after is not None and index == self.fake.cut_after:
                 self._cut()
                 return
@@ -299,16 +352,89 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if self.fake.token_delay:
                 time.sleep(self.fake.token_delay)
-            self._send_line(
-                {
-                    "model": model,
-                    "created_at": _now(),
-                    "message": {"role": "assistant", "content": token},
-                    "done": False,
-                }
-            )
-        self._send_line({**final, "message": {"role": "assistant", "content": ""}})
+            self._send_line({"model": model, "created_at": _now(), **fields, "done": False})
+        self._send_line({**final, **piece(content="")})
         self._end_stream()
+
+    def _chat(self, body: dict[str, Any]) -> None:
+        model = body.get("model", "")
+        if model not in self.fake.models:
+            self._missing(model)
+            return
+        prompt_words = sum(len(str(m.get("content", "")).split()) for m in body.get("messages") or [])
+
+        def piece(content: str, thinking: str = "", tool_calls: list | None = None) -> dict[str, Any]:
+            message: dict[str, Any] = {"role": "assistant", "content": content}
+            if thinking:
+                message["thinking"] = thinking
+            if tool_calls:
+                message["tool_calls"] = tool_calls
+            return {"message": message}
+
+        tool_calls = self.fake.tool_calls if body.get("tools") else None
+        self._answer(model=model, body=body, prompt_words=prompt_words, piece=piece, tool_calls=tool_calls)
+
+    def _generate(self, body: dict[str, Any]) -> None:
+        model = body.get("model", "")
+        if model not in self.fake.models:
+            self._missing(model)
+            return
+        if not body.get("prompt"):  # Ollama loads the model and answers an empty, finished response
+            self._send_json(
+                HTTPStatus.OK,
+                {"model": model, "created_at": _now(), "response": "", "done": True, "done_reason": "load"},
+            )
+            return
+        prompt_words = len(str(body.get("prompt", "")).split()) + len(str(body.get("system", "")).split())
+
+        def piece(content: str, thinking: str = "", tool_calls: list | None = None) -> dict[str, Any]:
+            fields: dict[str, Any] = {"response": content}
+            if thinking:
+                fields["thinking"] = thinking
+            return fields
+
+        self._answer(model=model, body=body, prompt_words=prompt_words, piece=piece)
+
+    def _embed(self, body: dict[str, Any]) -> None:
+        model = body.get("model", "")
+        if model not in self.fake.models:
+            self._missing(model)
+            return
+        given = body.get("input")
+        texts = [given] if isinstance(given, str) else list(given or [])
+        self._send_json(
+            HTTPStatus.OK,
+            {
+                "model": model,
+                "embeddings": [_embedding(str(text)) for text in texts],
+                "total_duration": 14_143_917,
+                "load_duration": 1_019_500,
+                "prompt_eval_count": sum(len(str(text).split()) for text in texts),
+            },
+        )
+
+    def _embeddings(self, body: dict[str, Any]) -> None:
+        model = body.get("model", "")
+        if model not in self.fake.models:
+            self._missing(model)
+            return
+        self._send_json(HTTPStatus.OK, {"embedding": _embedding(str(body.get("prompt", "")))})
+
+    def _ps(self, body: dict[str, Any]) -> None:
+        models = [
+            {
+                "name": name,
+                "model": name,
+                "size": 5_137_025_024,
+                "digest": _digest(name)[7:],
+                "details": self.fake.models[name],
+                "expires_at": "2099-01-01T00:00:00Z",
+                "size_vram": 5_137_025_024,
+            }
+            for name in self.fake.loaded
+            if name in self.fake.models
+        ]
+        self._send_json(HTTPStatus.OK, {"models": models})
 
     def _pull(self, body: dict[str, Any]) -> None:
         name = body.get("model") or body.get("name") or ""
@@ -338,6 +464,33 @@ class _Handler(BaseHTTPRequestHandler):
             self._missing(name)
             return
         self._send_json(HTTPStatus.OK, None)
+
+
+def _embedding(text: str) -> list[float]:
+    """A deterministic unit-less vector of a text."""
+    digest = hashlib.sha256(text.encode()).digest()
+    return [round(byte / 255, 6) for byte in digest[:EMBEDDING_DIMENSIONS]]
+
+
+def _sample_of(wanted: Any, text: str) -> Any:
+    """A value of the shape a `format` asks for: `{"answer": text}` for "json", else an instance of
+    the JSON schema (objects with their properties, strings, numbers, booleans, arrays)."""
+    if not isinstance(wanted, dict):
+        return {"answer": text}
+    kind = wanted.get("type")
+    if kind == "object" or "properties" in wanted:
+        return {name: _sample_of(schema, text) for name, schema in (wanted.get("properties") or {}).items()}
+    if kind == "array":
+        return [_sample_of(wanted.get("items") or {"type": "string"}, text)]
+    if kind == "integer":
+        return 42
+    if kind == "number":
+        return 4.2
+    if kind == "boolean":
+        return True
+    if wanted.get("enum"):
+        return wanted["enum"][0]
+    return text
 
 
 def unused_port() -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import httpx
@@ -9,7 +10,7 @@ import ollama
 import pytest
 
 from conversations_app.services.chat import METRIC_FIELDS
-from tests.fakes.ollama import DEFAULT_MODEL, DEFAULT_REPLY, VERSION
+from tests.fakes.ollama import DEFAULT_MODEL, DEFAULT_REPLY, DEFAULT_THINKING, EMBEDDING_DIMENSIONS, VERSION
 
 
 @pytest.fixture
@@ -157,3 +158,56 @@ def test_async_official_client_streams_too(fake_ollama):
         return [part.message.content or "" async for part in stream]
 
     assert "".join(async_to_sync(collect)()) == "".join(DEFAULT_REPLY)
+
+
+def test_generate_streams_response_pieces_and_thinking_first(client):
+    parts = list(client.generate(model=DEFAULT_MODEL, prompt="Why is the sky blue?", think=True, stream=True))
+
+    thinking = "".join(p.thinking or "" for p in parts)
+    assert thinking == "".join(DEFAULT_THINKING)
+    assert parts[0].thinking  # thinking comes before the answer
+    assert not parts[0].response
+    assert "".join(p.response for p in parts) == "".join(DEFAULT_REPLY)
+    assert parts[-1].done is True
+    assert parts[-1].eval_count == len(DEFAULT_REPLY)
+
+
+def test_chat_offered_tools_answers_with_the_scripted_tool_calls(client, fake_ollama):
+    fake_ollama.tool_calls = [{"function": {"name": "get_weather", "arguments": {"city": "Paris"}}}]
+    tool = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
+
+    answer = client.chat(
+        model=DEFAULT_MODEL, messages=[{"role": "user", "content": "Weather?"}], tools=[tool], stream=False
+    )
+
+    [call] = answer.message.tool_calls
+    assert call.function.name == "get_weather"
+    assert call.function.arguments == {"city": "Paris"}
+    assert fake_ollama.chat_requests[0]["tools"] == [tool]
+
+
+def test_format_makes_the_answer_a_json_text_of_the_schema(client):
+    schema = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "degrees": {"type": "integer"}},
+        "required": ["city", "degrees"],
+    }
+
+    shaped = client.chat(model=DEFAULT_MODEL, messages=[{"role": "user", "content": "Hi"}], format=schema)
+    plain_json = client.chat(model=DEFAULT_MODEL, messages=[{"role": "user", "content": "Hi"}], format="json")
+
+    assert json.loads(shaped.message.content) == {"city": "".join(DEFAULT_REPLY), "degrees": 42}
+    assert json.loads(plain_json.message.content) == {"answer": "".join(DEFAULT_REPLY)}
+
+
+def test_embed_embeddings_and_ps(client, fake_ollama):
+    embedded = client.embed(model=DEFAULT_MODEL, input=["one text", "another one"])
+    single = client.embeddings(model=DEFAULT_MODEL, prompt="one text")
+    client.chat(model=DEFAULT_MODEL, messages=[{"role": "user", "content": "Hi"}])
+
+    assert len(embedded.embeddings) == 2
+    assert len(embedded.embeddings[0]) == EMBEDDING_DIMENSIONS
+    assert embedded.prompt_eval_count == 4
+    assert list(single.embedding) == embedded.embeddings[0]
+    assert [m.model for m in client.ps().models] == [DEFAULT_MODEL]
+    assert client.show(DEFAULT_MODEL).capabilities == ["completion", "tools", "vision", "thinking"]

@@ -100,6 +100,7 @@ class ConversationSerializer(serializers.ModelSerializer):
             "is_archived",
             "current_exchange",
             "labels",
+            "source",
             "message_count",
             "prompt_tokens",
             "completion_tokens",
