@@ -18,6 +18,10 @@ from uuid import uuid4
 
 import httpx
 import pytest
+from asgiref.sync import async_to_sync
+from django.contrib.staticfiles import finders
+from django.test import AsyncClient, Client
+from django.utils.module_loading import import_string
 
 ROOT = Path(__file__).resolve().parents[2]
 ONE_YEAR = 365 * 24 * 3600
@@ -152,6 +156,34 @@ def test_static_files_are_hashed_compressed_and_cached_for_ever(
         assert response.content == on_disk  # decoded by the client when compressed
         if encoding:
             assert int(response.headers["content-length"]) < len(on_disk) / 2
+
+
+def test_in_development_static_files_are_found_in_the_apps_as_they_are_asked_for():
+    """Debug on (and in tests) nothing is collected: files come from the installed apps, through the
+    async stack as the ASGI server runs it and through the sync one."""
+    expected = Path(finders.find("admin/css/base.css")).read_bytes()  # type: ignore[arg-type]
+
+    async def fetch_async() -> tuple[int, bytes]:
+        response = await AsyncClient().get("/static/admin/css/base.css")
+        return response.status_code, b"".join([chunk async for chunk in response.streaming_content])  # type: ignore[attr-defined]
+
+    status, body = async_to_sync(fetch_async)()
+    assert (status, body) == (200, expected)
+
+    response = Client().get("/static/admin/css/base.css")
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == expected
+    assert Client().get("/static/admin/css/no-such-file.css").status_code == 404
+
+
+def test_every_middleware_runs_natively_under_asgi(settings):
+    """One synchronous-only middleware (WhiteNoise's own is one) would make Django pass every request of
+    the ASGI server, chat streams included, through a thread and back."""
+    sync_only = [
+        path for path in settings.MIDDLEWARE if not getattr(import_string(path), "async_capable", False)
+    ]
+
+    assert sync_only == []
 
 
 def test_a_cached_static_file_is_not_sent_again(server):
