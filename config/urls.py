@@ -29,7 +29,12 @@ urlpatterns = [
     path("api/v1/admin/", include("admin_app.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    # Swagger UI and Redoc come from drf-spectacular-sidecar's static files, with no outside font or CDN.
+    path(
+        "api/redoc/",
+        SpectacularRedocView.as_view(url_name="schema", template_name="core/redoc.html"),
+        name="redoc",
+    ),
     # The API gateway: Ollama's and OpenAI's own APIs for personal keys (outside the REST API's schema).
     path("ollama/", include(ollama_urlpatterns)),
     path("v1/", include(openai_urlpatterns)),

@@ -5,8 +5,10 @@
 #                        load demo data, start a Celery worker and serve on 127.0.0.1:8000
 #   scripts/dev.sh test  the same bootstrap, then checks and the whole test suite
 #
-# PostgreSQL and Redis are started project-locally unless DATABASE_URL / REDIS_URL are set.
-# Everything is idempotent: a second run reuses the virtualenv, the cluster and its data.
+# PostgreSQL and Redis are started project-locally unless DATABASE_URL / REDIS_URL are set (in the
+# environment or in .env). Ports moved with OLLAMANET_PG_PORT / OLLAMANET_REDIS_PORT are written to
+# .env, which the settings read too: manage.py, Celery and the next run in another shell find the same
+# services. Everything is idempotent: a second run reuses the virtualenv, the cluster and its data.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -14,8 +16,33 @@ cd "$ROOT"
 LOCAL="$ROOT/.local"
 VENV="$ROOT/.venv"
 PY="$VENV/bin/python"
-PG_PORT="${OLLAMANET_PG_PORT:-54329}"
-REDIS_PORT="${OLLAMANET_REDIS_PORT:-63799}"
+ENV_FILE="$ROOT/.env"
+ENV_BEGIN="# >>> written by make run: the moved ports of the local PostgreSQL / Redis (.local/) >>>"
+ENV_END="# <<< written by make run <<<"
+
+# The last value of NAME in .env (`NAME=value`, `export NAME=value`, quoted or not); with "own" also
+# from the block this script writes, else only from what was written by hand.
+dotenv_value() {
+  [ -f "$ENV_FILE" ] || return 0
+  awk -v name="$1" -v own="${2:-}" -v begin="$ENV_BEGIN" -v end="$ENV_END" '
+    $0 == begin { block = 1; next }
+    $0 == end { block = 0; next }
+    block && own == "" { next }
+    { sub(/^[ \t]*export[ \t]+/, "") }
+    index($0, name "=") == 1 { value = substr($0, length(name) + 2); gsub(/^["\047]|["\047][ \t]*$/, "", value) }
+    END { if (value != "") print value }
+  ' "$ENV_FILE"
+}
+
+# Services given in .env by hand are used like those given in the environment.
+DATABASE_URL="${DATABASE_URL:-$(dotenv_value DATABASE_URL)}"
+REDIS_URL="${REDIS_URL:-$(dotenv_value REDIS_URL)}"
+PG_DEFAULT_PORT=54329
+REDIS_DEFAULT_PORT=63799
+PG_PORT="${OLLAMANET_PG_PORT:-$(dotenv_value OLLAMANET_PG_PORT own)}"
+PG_PORT="${PG_PORT:-$PG_DEFAULT_PORT}"
+REDIS_PORT="${OLLAMANET_REDIS_PORT:-$(dotenv_value OLLAMANET_REDIS_PORT own)}"
+REDIS_PORT="${REDIS_PORT:-$REDIS_DEFAULT_PORT}"
 HTTP_HOST="${OLLAMANET_HOST:-127.0.0.1}"
 HTTP_PORT="${OLLAMANET_PORT:-8000}"
 PG_USER=ollamanet
@@ -26,14 +53,9 @@ STARTED=()   # what this invocation started, stopped again on exit
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
 die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 
-port_in_use() {
-  "${PY:-python3}" - "$1" <<'PYEOF' 2>/dev/null
-import socket, sys
-s = socket.socket()
-s.settimeout(0.3)
-sys.exit(0 if s.connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0 else 1)
-PYEOF
-}
+# Whether something accepts connections on a loopback port: bash alone, since this runs before the
+# virtualenv (or any Python package) exists.
+port_in_use() { timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 
 # --- system packages -------------------------------------------------------------------------
 pg_bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
@@ -80,6 +102,7 @@ as_pg() {
 
 start_postgres() {
   if [ -n "${DATABASE_URL:-}" ]; then log "using DATABASE_URL"; return 0; fi
+  LOCAL_POSTGRES=1
   local bin; bin="$(pg_bindir)"
   [ -n "$bin" ] || die "PostgreSQL server binaries not found under /usr/lib/postgresql"
   mkdir -p "$LOCAL"
@@ -101,12 +124,19 @@ max_connections = 200
 CONF
   fi
   if as_pg "$bin/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
+    # The fourth line of postmaster.pid is the port the running cluster listens on.
+    local running; running="$(sed -n 4p "$PGDATA/postmaster.pid" 2>/dev/null || true)"
+    if [ -n "$running" ] && [ "$running" != "$PG_PORT" ]; then
+      die "the local PostgreSQL (.local/postgres) is already running on port $running, not $PG_PORT:" \
+        "use OLLAMANET_PG_PORT=$running, or stop it first (scripts/dev.sh stop)"
+    fi
     log "PostgreSQL already running on 127.0.0.1:$PG_PORT"
   else
     port_in_use "$PG_PORT" && die "port $PG_PORT is in use by another program; set OLLAMANET_PG_PORT"
     log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+    # The port is given at each start: the cluster listens where it is asked to, whatever it used before.
     as_pg "$bin/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w -t 60 \
-      -o "-c fsync=${OLLAMANET_PG_FSYNC:-on}" start >/dev/null \
+      -o "-p $PG_PORT -c fsync=${OLLAMANET_PG_FSYNC:-on}" start >/dev/null \
       || die "PostgreSQL did not start; see .local/postgres/server.log"
     STARTED+=(postgres)
   fi
@@ -126,8 +156,14 @@ stop_postgres() { as_pg "$(pg_bindir)/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev
 REDIS_DIR="$LOCAL/redis"
 start_redis() {
   if [ -n "${REDIS_URL:-}" ]; then log "using REDIS_URL"; return 0; fi
+  LOCAL_REDIS=1
   mkdir -p "$REDIS_DIR"
   if [ -f "$REDIS_DIR/redis.pid" ] && kill -0 "$(cat "$REDIS_DIR/redis.pid")" 2>/dev/null; then
+    local running; running="$(cat "$REDIS_DIR/port" 2>/dev/null || true)"
+    if [ -n "$running" ] && [ "$running" != "$REDIS_PORT" ]; then
+      die "the local Redis (.local/redis) is already running on port $running, not $REDIS_PORT:" \
+        "use OLLAMANET_REDIS_PORT=$running, or stop it first (scripts/dev.sh stop)"
+    fi
     log "Redis already running on 127.0.0.1:$REDIS_PORT"
   else
     port_in_use "$REDIS_PORT" && die "port $REDIS_PORT is in use by another program; set OLLAMANET_REDIS_PORT"
@@ -135,6 +171,7 @@ start_redis() {
     redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$REDIS_DIR" --daemonize yes \
       --pidfile "$REDIS_DIR/redis.pid" --logfile "$REDIS_DIR/redis.log" --save 60 1 \
       --appendonly no >/dev/null
+    echo "$REDIS_PORT" > "$REDIS_DIR/port"
     for _ in $(seq 1 50); do port_in_use "$REDIS_PORT" && break; sleep 0.1; done
     port_in_use "$REDIS_PORT" || die "Redis did not start; see .local/redis/redis.log"
     STARTED+=(redis)
@@ -143,6 +180,30 @@ start_redis() {
 }
 
 stop_redis() { [ -f "$REDIS_DIR/redis.pid" ] && kill "$(cat "$REDIS_DIR/redis.pid")" 2>/dev/null || true; }
+
+# --- .env: where the local services listen, for manage.py, Celery and the next run ---------------------
+# Ports moved from the defaults are written to a block of their own in .env (what was written by hand is
+# kept as it is); back on the defaults, the block goes.
+remember_ports() {
+  local lines=()
+  if [ "${LOCAL_POSTGRES:-}" = 1 ] && [ "$PG_PORT" != "$PG_DEFAULT_PORT" ]; then
+    lines+=("OLLAMANET_PG_PORT=$PG_PORT" "DATABASE_URL=$DATABASE_URL")
+  fi
+  if [ "${LOCAL_REDIS:-}" = 1 ] && [ "$REDIS_PORT" != "$REDIS_DEFAULT_PORT" ]; then
+    lines+=("OLLAMANET_REDIS_PORT=$REDIS_PORT" "REDIS_URL=$REDIS_URL")
+  fi
+  if [ ${#lines[@]} -eq 0 ] && ! grep -qxF "$ENV_BEGIN" "$ENV_FILE" 2>/dev/null; then return 0; fi
+  local by_hand=""
+  [ -f "$ENV_FILE" ] && by_hand="$(awk -v begin="$ENV_BEGIN" -v end="$ENV_END" \
+    '$0 == begin { block = 1; next } $0 == end { block = 0; next } !block' "$ENV_FILE")"
+  {
+    [ -z "$by_hand" ] || printf '%s\n' "$by_hand"
+    if [ ${#lines[@]} -gt 0 ]; then printf '%s\n' "$ENV_BEGIN" "${lines[@]}" "$ENV_END"; fi
+  } > "$ENV_FILE.tmp"
+  if cmp -s "$ENV_FILE.tmp" "$ENV_FILE"; then rm -f "$ENV_FILE.tmp"; return 0; fi
+  if [ -s "$ENV_FILE.tmp" ]; then mv "$ENV_FILE.tmp" "$ENV_FILE"; else rm -f "$ENV_FILE.tmp" "$ENV_FILE"; fi
+  if [ ${#lines[@]} -gt 0 ]; then log "ports written to .env: ${lines[*]}"; else log "ports removed from .env"; fi
+}
 
 cleanup() {
   local code=$?
@@ -163,6 +224,7 @@ bootstrap() {
   trap cleanup EXIT INT TERM
   start_postgres
   start_redis
+  remember_ports
   export PATH="$VENV/bin:$PATH"
 }
 
@@ -175,6 +237,7 @@ cmd_run() {
   "$PY" manage.py migrate --no-input
   log "loading demo data"
   "$PY" manage.py load_demo_data
+  collect_static
   log "starting Celery worker (log in .local/celery.log)"
   : > "$LOCAL/celery.log"
   supervise_worker &
@@ -190,17 +253,34 @@ cmd_run() {
   wait "$web"
 }
 
+# Static files (the Django admin's, Swagger UI's, Redoc's) hashed and compressed into STATIC_ROOT, where
+# the application serves them (WhiteNoise). They come with the locked dependencies: collected again only
+# when those or STATIC_ROOT change, or the manifest is missing.
+collect_static() {
+  local root want stamp="$LOCAL/static.stamp"
+  root="$("$PY" -c 'import django; from django.conf import settings; django.setup(); print(settings.STATIC_ROOT)')"
+  want="$(sha256sum requirements/dev.lock | cut -d' ' -f1) $root"
+  if [ -f "$root/staticfiles.json" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then return 0; fi
+  log "collecting static files into $root"
+  "$PY" manage.py collectstatic --no-input -v0
+  echo "$want" > "$stamp"
+}
+
 # Run the Celery worker (with beat) and start it again whenever it exits: a worker that dies (a long
 # broker outage, a crash) must never take the API down. TERM stops the worker and the loop.
+# The worker runs in a process group of its own (setsid), and the whole group is stopped when the worker
+# ends: a worker killed outright leaves its embedded beat and pool processes behind, and a second beat
+# would run every periodic task twice.
 supervise_worker() {
   local worker="" code
-  trap 'if [ -n "$worker" ]; then kill "$worker" 2>/dev/null || true; wait "$worker" 2>/dev/null || true; fi; exit 0' TERM INT
+  trap 'if [ -n "$worker" ]; then kill -TERM -- "-$worker" 2>/dev/null || true; wait "$worker" 2>/dev/null || true; fi; exit 0' TERM INT
   while true; do
-    "$VENV/bin/celery" -A config worker -B -l info --concurrency 2 \
+    setsid "$VENV/bin/celery" -A config worker -B -l info --concurrency 2 \
       --schedule "$LOCAL/celerybeat-schedule" >> "$LOCAL/celery.log" 2>&1 &
     worker="$!"
     code=0
     wait "$worker" || code=$?
+    kill -TERM -- "-$worker" 2>/dev/null || true
     worker=""
     log "Celery worker exited with status $code; starting it again in 5 s (see .local/celery.log)"
     sleep 5 & wait "$!"
@@ -237,6 +317,9 @@ cmd_bench() {
     "$PY" "$script"
   done
 }
+
+# Sourced (tests/core/test_dev_script.py), the script only defines its functions.
+[ "${BASH_SOURCE[0]}" = "$0" ] || return 0
 
 case "${1:-}" in
   run) shift; cmd_run "$@" ;;

@@ -4,7 +4,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from config.env import env
 from config.settings.base import *  # noqa: F403
-from config.settings.base import CACHES, REDIS_URL, REST_FRAMEWORK
+from config.settings.base import CACHES, REDIS_URL, REST_FRAMEWORK, STORAGES
 
 
 def _redis_database(url: str, number: int) -> str:
@@ -23,6 +23,11 @@ CELERY_BROKER_URL = TEST_REDIS_URL
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+# collectstatic does not run for tests: static files are found in the apps as they are asked for, and
+# their names carry no hash. (tests/core/test_static_files.py serves the real configuration.)
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {**REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]}}
 # Parallel runs on one machine (e.g. several checkouts) each use their own test database.
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="test_ollamanet")}  # noqa: F405
