@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from rest_framework.throttling import BaseThrottle
 
 from auth_app.authentication import is_api_key_request
-from core.throttling import SimpleRateThrottle
+from core.throttling import FailOpenThrottleMixin, SimpleRateThrottle
 
 
 class LoginAccountRateThrottle(SimpleRateThrottle):
@@ -38,13 +38,16 @@ class PasswordResetAddressRateThrottle(LoginAccountRateThrottle):
     identifier_fields = ("email",)
 
 
-class ApiKeyQuotaThrottle(BaseThrottle):
+class ApiKeyQuotaThrottle(FailOpenThrottleMixin, BaseThrottle):
     """The API quotas (requests per minute, tokens per day) of a request made with an API key: over
     them, a 429 `quota_exceeded` with `Retry-After`. Requests signed in with an access token pass
     (the other throttles limit them). In DEFAULT_THROTTLE_CLASSES.
 
     A view that calls `auth_app.services.quotas.check_request_quota` itself (the compatible
     endpoints, for every caller) sets `counts_api_quota = True`, so a request is counted once.
+
+    It fails open like every throttle, in `check_request_quota` itself (which also keeps counting the
+    daily tokens from PostgreSQL while Redis is down), so it replaces the mixin's `allow_request`.
     """
 
     def allow_request(self, request, view) -> bool:

@@ -154,7 +154,8 @@ def test_tokens_per_day_counted_from_usage(user, settings):
     check_request_quota(user, key)
 
 
-def test_usage_upserts_under_concurrent_threads_add_up(transactional_db):
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_usage_upserts_under_concurrent_threads_add_up():
     user = UserFactory()
     key, _ = create_api_key(user, name="busy")
     threads_count, per_thread = 8, 5
