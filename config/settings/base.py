@@ -4,6 +4,8 @@
 
 from datetime import timedelta
 
+from django.core.exceptions import ImproperlyConfigured
+
 from config.env import BASE_DIR, env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
@@ -135,6 +137,11 @@ PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
 LOGIN_LOCKOUT_THRESHOLD = env.int("LOGIN_LOCKOUT_THRESHOLD", default=5)
 LOGIN_LOCKOUT_WINDOW = timedelta(minutes=env.int("LOGIN_LOCKOUT_WINDOW_MINUTES", default=15))
 LOGIN_LOCKOUT_DURATION = timedelta(minutes=env.int("LOGIN_LOCKOUT_DURATION_MINUTES", default=15))
+# Who may sign up: `open` (anyone), `approval` (accounts wait for staff to approve them), `closed`
+# (only staff create accounts).
+REGISTRATION_MODE = env("REGISTRATION_MODE", default="open").strip().lower()
+if REGISTRATION_MODE not in {"open", "approval", "closed"}:
+    raise ImproperlyConfigured("REGISTRATION_MODE must be one of: open, approval, closed.")
 # Uniqueness of username/e-mail is a partial, case-insensitive constraint among alive users, which
 # Django's check cannot see; the custom backend is what makes the W004 a warning, not an error.
 SILENCED_SYSTEM_CHECKS = ["auth.W004"]

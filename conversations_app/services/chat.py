@@ -29,15 +29,17 @@ from typing import Any
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from conversations_app.models import AIResponse, Conversation, ConversationPromptResponse, Prompt
 from conversations_app.selectors.history import ancestor_turns_within
+from conversations_app.services.conversations import MODEL_NOT_USABLE
 from core.db import db_step, released
 from core.exceptions import ApplicationError, Conflict, DatabaseUnavailable, NotFound, ValidationFailed
 from core.ollama import ChatStream
 from core.services import lock_for_update
+from models_app.selectors import usable_models
 
 logger = logging.getLogger(__name__)
 
@@ -54,17 +56,20 @@ METRIC_FIELDS = (
 )
 
 
-def _lock_conversation(conversation_id: Any) -> Conversation:
+def _lock_conversation(conversation_id: Any, *, owner_id: Any) -> Conversation:
     """Lock an alive conversation row (its model and system message read alongside: they are what the
-    answer is asked of, and the history is built from this very read).
+    answer is asked of, and the history is built from this very read), annotated with `model_usable`:
+    whether the owner's roles still allow its model (in the same statement, no query of its own).
 
     The current exchange is read afterwards, by its own statement: joined into the locking query,
     PostgreSQL would re-check only the locked row after waiting for a concurrent sender and return
     the exchange that sender has just inserted as missing (the statement's snapshot predates it).
     """
+    usable = usable_models(user_id=owner_id).filter(pk=OuterRef("model_id"))
     conversation = (
         Conversation.objects.select_related("model", "system_message")
         .select_for_update(of=("self",))
+        .annotate(model_usable=Exists(usable))
         .filter(pk=conversation_id)
         .first()
     )
@@ -92,6 +97,9 @@ def _ensure_model_available(conversation: Conversation) -> None:
             "with another model.",
             code="model_unavailable",
         )
+    if not conversation.model_usable:  # type: ignore[attr-defined]  # annotated by _lock_conversation
+        # The model is offered, not to this owner (their roles changed): as if it did not exist.
+        raise NotFound(MODEL_NOT_USABLE, code="model_not_found")
 
 
 def _create_exchange(
@@ -129,7 +137,7 @@ def exchange_start(
     if not content.strip():
         raise ValidationFailed(fields={"content": ["This field may not be blank."]})
     with transaction.atomic():
-        locked = _lock_conversation(conversation.pk)
+        locked = _lock_conversation(conversation.pk, owner_id=conversation.owner_id)
         _ensure_model_available(locked)
         parent = _current_exchange(locked)
         exchange = _create_exchange(
@@ -154,16 +162,22 @@ def exchange_start(
 
 
 def exchange_regenerate(
-    *, exchange: ConversationPromptResponse, options: Mapping[str, Any] | None = None
+    *,
+    exchange: ConversationPromptResponse,
+    options: Mapping[str, Any] | None = None,
+    owner_id: Any = None,
 ) -> ConversationPromptResponse:
     """Ask again: a sibling of `exchange` (same parent and position, same prompt text) with a
     `streaming` response, which becomes the conversation's current exchange.
 
     Without `options` the prompt's own options are reused; with them, the conversation's defaults
-    overlaid with `options`.
+    overlaid with `options`. `owner_id` (the conversation's owner, read from the conversation when not
+    given) is whose model access is checked.
     """
+    if owner_id is None:
+        owner_id = exchange.conversation.owner_id
     with transaction.atomic():
-        locked = _lock_conversation(exchange.conversation_id)
+        locked = _lock_conversation(exchange.conversation_id, owner_id=owner_id)
         _ensure_model_available(locked)
         source = (
             ConversationPromptResponse.objects.select_related("prompt")
@@ -306,7 +320,7 @@ def conversation_switch_branch(
     Returns the new current exchange.
     """
     with transaction.atomic():
-        locked = _lock_conversation(conversation.pk)
+        locked = _lock_conversation(conversation.pk, owner_id=conversation.owner_id)
         if not ConversationPromptResponse.objects.filter(pk=exchange.pk, conversation=locked).exists():
             raise NotFound("Exchange not found.")
         with connection.cursor() as cursor:

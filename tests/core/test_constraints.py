@@ -15,7 +15,7 @@ from conversations_app.models import (
     Feedback,
     Folder,
 )
-from models_app.models import ModelTag, Tag
+from models_app.models import ModelTag, RoleModelAccess, Tag
 from tests.admin_app.factories import ModelPullFactory, SystemMessageFactory
 from tests.auth_app.factories import UserFactory
 from tests.conversations_app.factories import (
@@ -44,6 +44,17 @@ def _duplicate_user() -> None:
     User.objects.create(username="other", email=existing.email.lower(), password="x")
 
 
+def _user_role_id() -> int:
+    from django.contrib.auth.models import Group
+
+    return Group.objects.get(name="User").pk
+
+
+def _role_access_twice(**target) -> None:
+    RoleModelAccess.objects.create(role_id=_user_role_id(), **target)
+    RoleModelAccess.objects.create(role_id=_user_role_id(), **target)
+
+
 def _sibling_folder() -> None:
     folder = FolderFactory(name="Projects")
     Folder.objects.create(owner=folder.owner, parent=None, name="projects")
@@ -68,6 +79,11 @@ CASES: dict[str, Callable[[], object]] = {
     "auth_user_email_has_at": lambda: User.objects.create(username="nobody", email=""),
     "auth_user_failed_login_count_check": lambda: _update(UserFactory(), failed_login_count=-1),
     "auth_user_version_check": lambda: _update(UserFactory(), version=-1),
+    "auth_user_approval_status_valid": lambda: _update(UserFactory(is_active=False), approval_status="maybe"),
+    "auth_user_active_only_if_approved": lambda: _update(UserFactory(), approval_status="pending"),
+    "models_roleaccess_model_xor_tag": lambda: RoleModelAccess.objects.create(role_id=_user_role_id()),
+    "models_roleaccess_model_uniq": lambda: _role_access_twice(model=AIModelFactory()),
+    "models_roleaccess_tag_uniq": lambda: _role_access_twice(tag=TagFactory()),
     "models_tag_name_ci_alive_uniq": lambda: (
         TagFactory(name="Code"),
         Tag.objects.create(name="code", slug="c2"),

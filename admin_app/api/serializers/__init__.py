@@ -6,6 +6,7 @@ from admin_app.api.serializers.accounts import (
     RoleCreateSerializer,
     RoleSerializer,
     SessionsRevokedSerializer,
+    UserCreateSerializer,
     UserLockSerializer,
     UserRolesSerializer,
 )
@@ -128,6 +129,7 @@ __all__ = [
     "TagsRemovedSerializer",
     "TrashQuerySerializer",
     "UsageQuerySerializer",
+    "UserCreateSerializer",
     "UserLockSerializer",
     "UserRefSerializer",
     "UserRolesSerializer",

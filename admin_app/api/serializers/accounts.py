@@ -5,8 +5,15 @@ from __future__ import annotations
 from django.contrib.auth.models import Group
 from rest_framework import serializers
 
-from auth_app.api.serializers import ProfileSerializer
+from auth_app.api.serializers import (
+    ProfileSerializer,
+    StrictCharField,
+    email_field,
+    password_field,
+    username_field,
+)
 from auth_app.services.admin import BUILT_IN_ROLES, LOCK_MINUTES_MAX, LOCK_MINUTES_MIN
+from core.api import StrictKeysMixin
 
 
 class AdminUserSerializer(ProfileSerializer):
@@ -18,12 +25,46 @@ class AdminUserSerializer(ProfileSerializer):
         fields = (
             *ProfileSerializer.Meta.fields,
             "is_superuser",
+            "approval_status",
+            "password_change_required",
             "is_locked",
             "locked_until",
             "failed_login_count",
             "deleted_at",
         )
         read_only_fields = fields
+
+
+class UserCreateSerializer(StrictKeysMixin, serializers.Serializer):
+    """A new account made by staff: a temporary password, or a link e-mailed to choose one."""
+
+    username = username_field(help_text="3 to 150 letters, digits or . + - _; unique, case-insensitively.")
+    email = email_field(help_text="Unique, case-insensitively; stored lower-cased.")
+    display_name = StrictCharField(max_length=150, required=False, allow_blank=True, default="")
+    roles = serializers.ListField(
+        child=serializers.CharField(max_length=150),
+        allow_empty=False,
+        max_length=50,
+        required=False,
+        help_text="Role names to hold (default: User).",
+    )
+    temporary_password = password_field(
+        required=False,
+        help_text="A password the owner must replace at the first sign-in (checked by the validators). "
+        "Give this or `send_password_link`.",
+    )
+    send_password_link = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="true: e-mail the owner a link (the password-reset flow's) to choose a password.",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        if ("temporary_password" in attrs) == bool(attrs.get("send_password_link")):
+            raise serializers.ValidationError(
+                {"temporary_password": ["Give a temporary password or set send_password_link, not both."]}
+            )
+        return attrs
 
 
 class UserRolesSerializer(serializers.Serializer):

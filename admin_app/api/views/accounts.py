@@ -21,6 +21,7 @@ from admin_app.api.serializers import (
     RoleCreateSerializer,
     RoleSerializer,
     SessionsRevokedSerializer,
+    UserCreateSerializer,
     UserLockSerializer,
     UserRolesSerializer,
 )
@@ -36,8 +37,29 @@ USER_ACTION: dict[str, Any] = {"parameters": [IF_MATCH], "request": None, "respo
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List users (alive unless `deleted=true`), with search and filters"),
+    list=extend_schema(
+        summary="List users (alive unless `deleted=true`), with search and filters",
+        description="`status=pending` lists the registrations waiting for approval "
+        "(`REGISTRATION_MODE=approval`); rejected accounts are in the trash: `deleted=true&status=rejected`.",
+    ),
     retrieve=extend_schema(summary="A user (deleted ones too)"),
+    create=extend_schema(
+        summary="Create an account (with a temporary password, or a link to choose one)",
+        description="Works whatever `REGISTRATION_MODE` says. Exactly one of `temporary_password` (the "
+        "owner must replace it at the first sign-in: login answers 403 `password_change_required` until "
+        "it is sent again with `new_password`) and `send_password_link: true` (the owner gets an e-mail "
+        "with a password-reset link; 503 while e-mails cannot be queued).",
+        request=UserCreateSerializer,
+        responses={201: AdminUserSerializer},
+    ),
+    approve=extend_schema(
+        summary="Approve a pending account (it becomes active; 409 `not_pending` otherwise)", **USER_ACTION
+    ),
+    reject=extend_schema(
+        summary="Reject a pending account (marked rejected and moved to the trash; 409 `not_pending` "
+        "otherwise)",
+        **USER_ACTION,
+    ),
     roles=extend_schema(
         summary="Replace the user's roles (409 when it would leave no administrator)",
         parameters=[IF_MATCH],
@@ -65,7 +87,11 @@ USER_ACTION: dict[str, Any] = {"parameters": [IF_MATCH], "request": None, "respo
 )
 class UserAdminViewSet(AdminViewSet):
     serializer_class = AdminUserSerializer
-    input_serializer_classes = {"roles": UserRolesSerializer, "lock": UserLockSerializer}
+    input_serializer_classes = {
+        "create": UserCreateSerializer,
+        "roles": UserRolesSerializer,
+        "lock": UserLockSerializer,
+    }
     filterset_class = UserFilter
 
     def owned_queryset(self) -> QuerySet[User]:
@@ -77,6 +103,35 @@ class UserAdminViewSet(AdminViewSet):
 
     def _respond_with(self, user: User) -> Response:
         return self.respond(account_selectors.user_get_for_admin(user_id=user.pk))
+
+    def create(self, request, *args, **kwargs) -> Response:
+        data = self.validated_input()
+        user = account_services.user_create(
+            actor=request.user,
+            username=data["username"],
+            email=data["email"],
+            display_name=data["display_name"],
+            role_names=data.get("roles"),
+            temporary_password=data.get("temporary_password"),
+            send_password_link=data["send_password_link"],
+        )
+        return self.respond(
+            account_selectors.user_get_for_admin(user_id=user.pk), status_code=status.HTTP_201_CREATED
+        )
+
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None) -> Response:
+        user = account_services.user_approve(
+            actor=request.user, user=self.get_object(), expected_version=self.expected_version
+        )
+        return self._respond_with(user)
+
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None) -> Response:
+        user = account_services.user_reject(
+            actor=request.user, user=self.get_object(), expected_version=self.expected_version
+        )
+        return self._respond_with(user)
 
     @action(detail=True, methods=["put"])
     def roles(self, request, pk=None) -> Response:
