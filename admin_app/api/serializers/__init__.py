@@ -4,6 +4,8 @@ inference (installed models, pulls), usage reports and database reports, re-expo
 from admin_app.api.serializers.accounts import (
     AdminUserSerializer,
     RoleCreateSerializer,
+    RoleModelAccessSerializer,
+    RoleModelAccessUpdateSerializer,
     RoleSerializer,
     SessionsRevokedSerializer,
     UserCreateSerializer,
@@ -112,6 +114,8 @@ __all__ = [
     "PullCreateSerializer",
     "ReportPageSerializer",
     "RoleCreateSerializer",
+    "RoleModelAccessSerializer",
+    "RoleModelAccessUpdateSerializer",
     "RoleSerializer",
     "ServerConnectionsSerializer",
     "SessionsRevokedSerializer",

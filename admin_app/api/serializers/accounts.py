@@ -103,3 +103,44 @@ class RoleCreateSerializer(serializers.Serializer):
     name = serializers.CharField(
         max_length=150, help_text="2 to 50 letters, digits, spaces, '-' or '_'; unique (case-insensitive)."
     )
+
+
+class RoleModelRefSerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
+    name = serializers.CharField(read_only=True, help_text="Ollama model name")
+    is_active = serializers.BooleanField(read_only=True, help_text="Published")
+
+
+class RoleTagRefSerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    slug = serializers.CharField(read_only=True)
+
+
+class RoleModelAccessSerializer(serializers.Serializer):
+    """Which models a role may use. Not `restricted`: every published model."""
+
+    restricted = serializers.BooleanField(
+        read_only=True, help_text="false: no entries, the role may use every published model"
+    )
+    models = RoleModelRefSerializer(many=True, read_only=True, help_text="Models the role may use")
+    tags = RoleTagRefSerializer(
+        many=True, read_only=True, help_text="The role may use the models with these tags"
+    )
+
+
+class RoleModelAccessUpdateSerializer(StrictKeysMixin, serializers.Serializer):
+    models = serializers.ListField(
+        child=serializers.UUIDField(),
+        max_length=1000,
+        required=False,
+        default=list,
+        help_text="Ids of the models the role may use.",
+    )
+    tags = serializers.ListField(
+        child=serializers.UUIDField(),
+        max_length=200,
+        required=False,
+        default=list,
+        help_text="Ids of tags: the role may use every model carrying one. Both lists empty: unrestricted.",
+    )

@@ -19,6 +19,8 @@ from admin_app.api.filters import UserFilter
 from admin_app.api.serializers import (
     AdminUserSerializer,
     RoleCreateSerializer,
+    RoleModelAccessSerializer,
+    RoleModelAccessUpdateSerializer,
     RoleSerializer,
     SessionsRevokedSerializer,
     UserCreateSerializer,
@@ -30,6 +32,8 @@ from auth_app import selectors as account_selectors
 from auth_app import services as account_services
 from auth_app.models import User
 from core.api import IF_MATCH, NO_CONTENT
+from models_app import selectors as catalogue_selectors
+from models_app import services as catalogue_services
 
 # --- users -------------------------------------------------------------------------------------------
 
@@ -211,9 +215,12 @@ class UserAdminViewSet(AdminViewSet):
 )
 class RoleAdminViewSet(AdminViewSet):
     serializer_class = RoleSerializer
-    input_serializer_classes = {"create": RoleCreateSerializer}
+    input_serializer_classes = {
+        "create": RoleCreateSerializer,
+        "model_access": RoleModelAccessUpdateSerializer,
+    }
     lookup_value_converter = "int"
-    http_method_names = ["get", "post", "delete", "head", "options"]
+    http_method_names = ["get", "post", "put", "delete", "head", "options"]
 
     def owned_queryset(self) -> QuerySet[Group]:
         return account_selectors.roles_with_member_counts()
@@ -225,3 +232,32 @@ class RoleAdminViewSet(AdminViewSet):
     def destroy(self, request, *args, **kwargs) -> Response:
         account_services.role_delete(role=account_selectors.role_get(role_id=self.kwargs["pk"]))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        methods=["GET"],
+        summary="Which models the role may use",
+        description="No entries (`restricted: false`): every published model. A user may use a model "
+        "when any of their roles allows it.",
+        responses=RoleModelAccessSerializer,
+    )
+    @extend_schema(
+        methods=["PUT"],
+        summary="Set which models the role may use (both lists empty: every published model)",
+        description="Replaces the role's entries with these models and tags (a role with tags may use "
+        "every model carrying one of them). Unknown ids are a 400 and nothing changes. Each entry "
+        "added or removed is in the audit trail (`models_app.rolemodelaccess`).",
+        request=RoleModelAccessUpdateSerializer,
+        responses=RoleModelAccessSerializer,
+    )
+    @action(detail=True, methods=["get", "put"], url_path="model-access")
+    def model_access(self, request, pk=None) -> Response:
+        role = account_selectors.role_get(role_id=self.kwargs["pk"])
+        if request.method == "PUT":
+            data = self.validated_input()
+            models, tags = catalogue_services.role_model_access_replace(
+                role_id=role.pk, model_ids=data["models"], tag_ids=data["tags"]
+            )
+        else:
+            models, tags = catalogue_selectors.role_model_access_get(role_id=role.pk)
+        body = {"restricted": bool(models or tags), "models": models, "tags": tags}
+        return Response(RoleModelAccessSerializer(body).data)
