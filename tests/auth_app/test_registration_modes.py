@@ -54,7 +54,8 @@ def test_approval_mode_creates_an_inactive_pending_account_without_tokens(settin
     # then
     assert response.status_code == 202, response.content
     body = response.json()
-    assert "access" not in body and "refresh" not in body
+    assert "access" not in body
+    assert "refresh" not in body
     assert "approval" in body["detail"]
     assert body["user"]["username"] == "newcomer"
     assert body["user"]["is_active"] is False
