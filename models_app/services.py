@@ -427,3 +427,23 @@ def role_model_access_replace(
             + [RoleModelAccess(role_id=role_id, tag_id=pk) for pk in wanted_tags - kept_tags]
         )
     return sorted(models, key=attrgetter("name")), sorted(tags, key=attrgetter("name"))
+
+
+def role_model_access_add(
+    *, role_id: Any, model: AIModel | None = None, tag: Tag | None = None
+) -> RoleModelAccess:
+    """One access entry for the role: a model or a tag (exactly one); an existing one is returned as it
+    is. 400 when neither or both are given."""
+    if (model is None) == (tag is None):
+        raise ValidationFailed(fields={"model": ["Choose a model or a tag, not both."]})
+    with transaction.atomic():
+        account_selectors.role_get_for_update(role_id=role_id)
+        target = {"model": model} if model is not None else {"tag": tag}
+        entry, _ = RoleModelAccess.objects.get_or_create(role_id=role_id, **target)
+    return entry
+
+
+def role_model_access_remove(*, entry_id: Any) -> None:
+    """Remove one access entry (nothing when it is already gone). Removing a role's last entry lifts
+    its restriction."""
+    RoleModelAccess.objects.filter(pk=entry_id).delete()

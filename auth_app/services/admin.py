@@ -130,6 +130,24 @@ def user_create(
     return user
 
 
+def user_password_link_send(*, actor: User, user: User) -> User:
+    """E-mail the owner of an active account a link of the password-reset flow to choose a (new)
+    password, worded as an invitation: how staff let someone into an account they created without a
+    password (an account without a usable one gets a random password nobody knows first, which the
+    link replaces). 503 while e-mails cannot be queued; 409 `inactive` for an inactive account."""
+    require_task_queue()
+    with transaction.atomic():
+        locked = _locked_user(actor=actor, user=user, expected_version=None)
+        if not locked.is_active:
+            raise Conflict("This account is not active; activate or approve it first.", code="inactive")
+        if not locked.has_usable_password():
+            locked.set_password(secrets.token_urlsafe(32))
+            core_services.versioned_update(locked, fields={"password": locked.password})
+        security_event_record(event="password_link_sent", user=locked)
+        enqueue_on_commit("auth_app.tasks.send_password_reset_email", str(locked.pk), True)
+    return locked
+
+
 def user_approve(*, actor: User, user: User, expected_version: int | None = None) -> User:
     """Approve an account waiting for approval (or one rejected earlier and restored): it becomes
     active and can sign in. 409 `not_pending` for an account that is already approved."""

@@ -332,3 +332,19 @@ def test_deleting_a_role_takes_its_entries_with_it(admin_client):
 
     assert admin_client.delete(reverse("admin-role-detail", args=[role.pk])).status_code == 204
     assert not RoleModelAccess.objects.exists()
+
+
+def test_staff_send_an_account_a_link_to_choose_a_password(
+    admin_client, admin_user, api_client, django_capture_on_commit_callbacks
+):
+    invited = UserFactory(email="invited@example.com")
+
+    assert api_client.post(action_url(invited, "password-link")).status_code == 403
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(action_url(invited, "password-link"))
+
+    assert response.status_code == 200, response.content
+    assert [message.to for message in mail.outbox] == [["invited@example.com"]]
+    event = AuditEvent.objects.get(action="password_link_sent")
+    assert (event.target_id, event.actor_id) == (str(invited.pk), admin_user.pk)
+    assert_error(admin_client.post(action_url(pending_user(), "password-link")), 409, "inactive")

@@ -56,6 +56,12 @@ USER_ACTION: dict[str, Any] = {"parameters": [IF_MATCH], "request": None, "respo
         request=UserCreateSerializer,
         responses={201: AdminUserSerializer},
     ),
+    password_link=extend_schema(
+        summary="E-mail the owner a link to choose a password (an invitation; 503 while e-mails cannot "
+        "be queued)",
+        request=None,
+        responses=AdminUserSerializer,
+    ),
     approve=extend_schema(
         summary="Approve a pending account (it becomes active; 409 `not_pending` otherwise)", **USER_ACTION
     ),
@@ -122,6 +128,11 @@ class UserAdminViewSet(AdminViewSet):
         return self.respond(
             account_selectors.user_get_for_admin(user_id=user.pk), status_code=status.HTTP_201_CREATED
         )
+
+    @action(detail=True, methods=["post"], url_path="password-link")
+    def password_link(self, request, pk=None) -> Response:
+        user = account_services.user_password_link_send(actor=request.user, user=self.get_object())
+        return self._respond_with(user)
 
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None) -> Response:
