@@ -23,7 +23,10 @@ from auth_app.services import (
     role_create,
     role_delete,
     security_event_record,
+    user_approve,
     user_lock,
+    user_password_link_send,
+    user_reject,
     user_restore,
     user_role_assign_default,
     user_roles_replace,
@@ -63,8 +66,9 @@ class UserCreationForm(WholeRowConstraintsMixin, AdminUserCreationForm):
 
     class Meta(AdminUserCreationForm.Meta):  # type: ignore[name-defined]  # the stubs lack Meta
         model = User
-        fields = ("username", "email", "display_name")
+        fields = ("username", "email", "display_name", "password_change_required")
         field_classes = {"username": UsernameField}
+        labels = {"password_change_required": "Temporary password (to be replaced at the first sign-in)"}
 
     def clean_email(self) -> str:
         return User.objects.normalize_address(self.cleaned_data["email"])
@@ -138,13 +142,14 @@ class UserAdmin(LargeTableAdminMixin, SoftDeleteAdmin, DjangoUserAdmin):
         "display_name",
         "role_list",
         "is_active",
+        "approval_status",
         "is_locked_display",
         "last_login",
     )
-    list_filter = ("is_active", RoleFilter, "is_superuser", LockedFilter)
+    list_filter = ("is_active", "approval_status", RoleFilter, "is_superuser", LockedFilter)
     search_fields = ("username", "email", "display_name")
     ordering = ("username",)
-    readonly_fields = ("is_staff", "last_login", "failed_login_window_started_at")
+    readonly_fields = ("is_staff", "approval_status", "last_login", "failed_login_window_started_at")
     fieldsets = (
         (None, {"fields": ("username", "password")}),
         ("Profile", {"fields": ("email", "display_name", "preferences")}),
@@ -153,13 +158,14 @@ class UserAdmin(LargeTableAdminMixin, SoftDeleteAdmin, DjangoUserAdmin):
             {
                 "description": "Access goes by role: the Admin role gives staff status and the admin; "
                 "superusers count as Admin.",
-                "fields": ("is_active", "groups", "is_staff", "is_superuser"),
+                "fields": ("is_active", "approval_status", "groups", "is_staff", "is_superuser"),
             },
         ),
         (
             "Sign-in",
             {
                 "fields": (
+                    "password_change_required",
                     "last_login",
                     "locked_until",
                     "failed_login_count",
@@ -182,7 +188,18 @@ class UserAdmin(LargeTableAdminMixin, SoftDeleteAdmin, DjangoUserAdmin):
             None,
             {
                 "classes": ("wide",),
-                "fields": ("username", "email", "display_name", "usable_password", "password1", "password2"),
+                "description": "Give a password and tick “temporary” (the owner replaces it at the first "
+                "sign-in), or create the account without one and use the action “Send a link to choose "
+                "a password”.",
+                "fields": (
+                    "username",
+                    "email",
+                    "display_name",
+                    "usable_password",
+                    "password1",
+                    "password2",
+                    "password_change_required",
+                ),
             },
         ),
     )
@@ -193,6 +210,9 @@ class UserAdmin(LargeTableAdminMixin, SoftDeleteAdmin, DjangoUserAdmin):
         "sign_out_everywhere",
         "lock_selected",
         "unlock_selected",
+        "approve_selected",
+        "reject_selected",
+        "send_password_link",
     )
 
     def get_queryset(self, request):
@@ -287,6 +307,31 @@ class UserAdmin(LargeTableAdminMixin, SoftDeleteAdmin, DjangoUserAdmin):
             user_unlock(actor=request.user, user=user)
 
         self._apply(request, queryset.filter(deleted_at__isnull=True), unlock, "unlocked")
+
+    @admin.action(description="Approve selected accounts (pending approval)", permissions=["change"])
+    def approve_selected(self, request, queryset) -> None:
+        def approve(request, user) -> None:
+            user_approve(actor=request.user, user=user)
+
+        self._apply(request, queryset.filter(deleted_at__isnull=True), approve, "approved")
+
+    @admin.action(
+        description="Reject selected accounts (pending approval; to the trash)", permissions=["change"]
+    )
+    def reject_selected(self, request, queryset) -> None:
+        def reject(request, user) -> None:
+            user_reject(actor=request.user, user=user)
+
+        self._apply(request, queryset.filter(deleted_at__isnull=True), reject, "rejected")
+
+    @admin.action(description="Send a link to choose a password", permissions=["change"])
+    def send_password_link(self, request, queryset) -> None:
+        def send(request, user) -> None:
+            user_password_link_send(actor=request.user, user=user)
+
+        self._apply(
+            request, queryset.filter(deleted_at__isnull=True), send, "sent a link to choose a password"
+        )
 
 
 # --- roles ------------------------------------------------------------------------------------------

@@ -35,8 +35,9 @@ class AuthenticatedRequest(Request):
 
 
 def user_authentication_rule(user: Any) -> bool:
-    """simplejwt's USER_AUTHENTICATION_RULE: the account exists and may sign in right now."""
-    return user is not None and user.can_sign_in
+    """simplejwt's USER_AUTHENTICATION_RULE: the account exists and may sign in right now, and is not
+    waiting to replace a temporary password (its tokens wait for that too)."""
+    return user is not None and user.can_sign_in and not user.password_change_required
 
 
 class AccountJWTAuthentication(JWTAuthentication):

@@ -15,8 +15,19 @@ from auth_app.querysets import AllUsersManager, UserManager
 from core.models import BaseModel, VersionedModel
 
 
+class ApprovalStatus(models.TextChoices):
+    """Where an account stands with the staff: registrations under `REGISTRATION_MODE=approval` start
+    `pending`; staff approve them (active) or reject them (inactive, then in the trash)."""
+
+    APPROVED = "approved", "Approved"
+    PENDING = "pending", "Pending approval"
+    REJECTED = "rejected", "Rejected"
+
+
 class User(BaseModel, VersionedModel, AbstractBaseUser, PermissionsMixin):
     """A person who signs in: by username or e-mail, both unique case-insensitively among alive users."""
+
+    ApprovalStatus = ApprovalStatus
 
     username = models.CharField(max_length=150, validators=[UnicodeUsernameValidator()])
     email = models.EmailField(max_length=254)
@@ -31,6 +42,18 @@ class User(BaseModel, VersionedModel, AbstractBaseUser, PermissionsMixin):
     # (API_KEY_REQUESTS_PER_MINUTE, API_KEY_TOKENS_PER_DAY), 0: unlimited. Set by staff.
     api_requests_per_minute = models.PositiveIntegerField(null=True, blank=True)
     api_tokens_per_day = models.PositiveBigIntegerField(null=True, blank=True)
+    approval_status = models.CharField(
+        max_length=10,
+        choices=ApprovalStatus.choices,
+        default=ApprovalStatus.APPROVED,
+        db_default=ApprovalStatus.APPROVED,
+        help_text="Only approved accounts can be active.",
+    )
+    password_change_required = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="The password is a temporary one set by staff: the next sign-in must choose a new one.",
+    )
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = UserManager()
@@ -54,8 +77,23 @@ class User(BaseModel, VersionedModel, AbstractBaseUser, PermissionsMixin):
             ),
             models.CheckConstraint(condition=~Q(username=""), name="auth_user_username_not_blank"),
             models.CheckConstraint(condition=Q(email__contains="@"), name="auth_user_email_has_at"),
+            models.CheckConstraint(
+                condition=Q(approval_status__in=ApprovalStatus.values), name="auth_user_approval_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(approval_status=ApprovalStatus.APPROVED) | Q(is_active=False),
+                name="auth_user_active_only_if_approved",
+            ),
         ]
-        indexes = [models.Index(fields=["created_at"], name="auth_user_created_idx")]
+        indexes = [
+            models.Index(fields=["created_at"], name="auth_user_created_idx"),
+            # The staff's queue of registrations waiting for a decision.
+            models.Index(
+                fields=["created_at"],
+                name="auth_user_pending_idx",
+                condition=Q(approval_status=ApprovalStatus.PENDING, deleted_at__isnull=True),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.username
@@ -67,6 +105,10 @@ class User(BaseModel, VersionedModel, AbstractBaseUser, PermissionsMixin):
     @property
     def is_locked(self) -> bool:
         return self.locked_until is not None and self.locked_until > timezone.now()
+
+    @property
+    def is_pending_approval(self) -> bool:
+        return self.approval_status == ApprovalStatus.PENDING
 
     @property
     def can_sign_in(self) -> bool:

@@ -77,6 +77,12 @@ def user_get_alive(*, user_id: Any) -> User | None:
         return None
 
 
+def user_roles(*, user_id: Any) -> QuerySet[Group]:
+    """The roles (Groups) the user holds, unevaluated: other apps use it inside their own queries, as
+    a subquery, so it costs them no query of its own."""
+    return Group.objects.filter(user=user_id)
+
+
 def roles_get(*, names: set[str]) -> list[Group]:
     """The roles (Groups) among `names` that exist."""
     return list(Group.objects.filter(name__in=names))
@@ -118,6 +124,14 @@ def role_get(*, role_id: Any) -> Group:
     """A role by id; NotFound when there is none."""
     try:
         return Group.objects.get(pk=role_id)
+    except (Group.DoesNotExist, TypeError, ValueError) as exc:
+        raise NotFound() from exc
+
+
+def role_get_for_update(*, role_id: Any) -> Group:
+    """A role by id, its row locked for the rest of the transaction; NotFound when there is none."""
+    try:
+        return Group.objects.select_for_update().get(pk=role_id)
     except (Group.DoesNotExist, TypeError, ValueError) as exc:
         raise NotFound() from exc
 

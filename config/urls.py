@@ -14,6 +14,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/auth/me/usage/", UserUsageView.as_view(), name="me-usage"),
     path("api/v1/auth/", include("auth_app.api.urls")),
+    path("api/v1/models/", include("models_app.api.urls")),
     path("api/v1/conversations/", include("conversations_app.api.urls")),
     path(
         "api/v1/system-messages/",

@@ -75,6 +75,7 @@ AUDITED_TABLES: dict[str, tuple[str, frozenset[str]]] = {
                 "failed_login_window_started_at",
                 "locked_until",
                 "is_staff",
+                "password_change_required",
             }
         ),
     ),
@@ -82,6 +83,7 @@ AUDITED_TABLES: dict[str, tuple[str, frozenset[str]]] = {
     "models_app_aimodel": (FULL, frozenset({"search_vector", "tag_names", "install_progress"})),
     "models_app_tag": (FULL, frozenset()),
     "models_app_modeltag": (FULL, frozenset()),
+    "models_app_rolemodelaccess": (FULL, frozenset()),
     "admin_app_systemmessage": (FULL, frozenset()),
     "conversations_app_folder": (TRASH, frozenset()),
     "conversations_app_conversation": (TRASH, frozenset()),

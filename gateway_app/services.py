@@ -24,7 +24,7 @@ from gateway_app.dialects.ollama import Call
 from gateway_app.errors import GatewayError, model_not_found
 from gateway_app.history import history_digest
 from models_app.models import AIModel
-from models_app.selectors import aimodel_get_published, aimodel_list_published
+from models_app.selectors import aimodel_get_published, usable_model_list, usable_models
 
 TITLE_LENGTH = 60
 SCOPE_NAMES = {"chat": "chat", "models": "listing models", "embeddings": "embeddings"}
@@ -69,23 +69,24 @@ def _quota(key: ApiKey) -> None:
         ) from None
 
 
-def _model(name: str) -> AIModel:
-    model = aimodel_get_published(name=name)
+def _model(name: str, *, user: Any) -> AIModel:
+    """A published model the key's owner may use (their roles); any other is unknown, like Ollama's."""
+    model = aimodel_get_published(name=name, within=usable_models(user))
     if model is None:
         raise model_not_found(name)
     return model
 
 
 def gateway_models_list(*, raw_key: str) -> list[AIModel]:
-    """The catalogue's published models, for a key allowed to list them."""
-    gateway_key_authenticate(raw_key=raw_key, scope="models")
-    return list(aimodel_list_published())
+    """The catalogue's published models the key's owner may use, for a key allowed to list them."""
+    key = gateway_key_authenticate(raw_key=raw_key, scope="models")
+    return list(usable_model_list(user=key.user))
 
 
 def gateway_model_admit(*, raw_key: str, scope: str, model_name: str) -> Admission:
     """A call about one model that asks Ollama (show, embed): key, published model, quota."""
     key = gateway_key_authenticate(raw_key=raw_key, scope=scope)
-    model = _model(model_name)
+    model = _model(model_name, user=key.user)
     _quota(key)
     return Admission(key=key, model=model)
 
@@ -115,7 +116,7 @@ def gateway_chat_start(*, raw_key: str, call: Call) -> Admission:
     asked: in the conversation whose turns so far the call continues (same key, same model, same
     earlier turns), else in a new conversation titled from the prompt (source `api`, the key)."""
     key = gateway_key_authenticate(raw_key=raw_key, scope="chat")
-    model = _model(call.model)
+    model = _model(call.model, user=key.user)
     _quota(key)
     if not key.record:
         return Admission(key=key, model=model)

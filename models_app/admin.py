@@ -1,4 +1,5 @@
-"""Django admin of the catalogue: models with their tags inline, tags, and the model-tag pairs."""
+"""Django admin of the catalogue: models with their tags inline, tags, the model-tag pairs, and which
+models a role may use."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ from core.admin import (
     SoftDeleteAdmin,
     ViewOnlyAdminMixin,
     preview,
+    request_has_admin_role,
 )
 from models_app import services
 from models_app.cache import catalogue_cache
-from models_app.models import AIModel, ModelTag, Tag
+from models_app.models import AIModel, ModelTag, RoleModelAccess, Tag
 from models_app.selectors import alive_tags_prefetch
 
 
@@ -238,3 +240,34 @@ class ModelTagAdmin(ViewOnlyAdminMixin, LargeTableAdminMixin, BaseModelAdmin):
     @admin.display(description="model · tag", ordering="model__name")
     def pair(self, obj: ModelTag) -> str:
         return str(obj)
+
+
+@admin.register(RoleModelAccess)
+class RoleModelAccessAdmin(LargeTableAdminMixin, BaseModelAdmin):
+    """Which models a role may use: one row per model or tag (a role without rows may use every published
+    model). Entries are added and removed, not edited; each change is in the audit trail."""
+
+    list_display = ("role", "model", "tag", "created_at")
+    list_select_related = ("role", "model", "tag")
+    list_filter = ("role",)
+    search_fields = ("role__name", "model__name", "tag__name")
+    autocomplete_fields = ("model", "tag")
+    fields = ("role", "model", "tag")
+    ordering = ("role__name", "model__name", "tag__name")
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request_has_admin_role(request)
+
+    def save_model(self, request, obj: RoleModelAccess, form, change) -> None:
+        saved = services.role_model_access_add(role_id=obj.role_id, model=obj.model, tag=obj.tag)
+        obj.pk = saved.pk
+
+    def delete_model(self, request, obj: RoleModelAccess) -> None:
+        services.role_model_access_remove(entry_id=obj.pk)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for entry_id in queryset.values_list("pk", flat=True):
+            services.role_model_access_remove(entry_id=entry_id)

@@ -203,3 +203,39 @@ def size_label(size: int) -> str:
             value = size / scale
             return f"{value:.1f}{unit}" if value < 10 else f"{round(value)}{unit}"
     return f"{size}B"
+
+
+class RoleModelAccess(BaseModel):
+    """One entry of a role's allow-list of models: a catalogue model, or every model carrying a tag.
+
+    A role without entries is unrestricted. A user may use a published model when they hold no role,
+    when one of their roles is unrestricted, or when an entry of one of their roles names the model
+    or one of its alive tags (`models_app.selectors.usable_models`).
+    """
+
+    role = models.ForeignKey("auth_app.Role", on_delete=models.CASCADE, related_name="model_access")
+    model = models.ForeignKey(
+        AIModel, on_delete=models.CASCADE, null=True, blank=True, related_name="role_access"
+    )
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, null=True, blank=True, related_name="role_access")
+
+    class Meta:
+        verbose_name = "role model access"
+        verbose_name_plural = "role model access"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(model__isnull=False, tag__isnull=True) | Q(model__isnull=True, tag__isnull=False),
+                name="models_roleaccess_model_xor_tag",
+            ),
+            models.UniqueConstraint(
+                fields=["role", "model"],
+                condition=Q(model__isnull=False),
+                name="models_roleaccess_model_uniq",
+            ),
+            models.UniqueConstraint(
+                fields=["role", "tag"], condition=Q(tag__isnull=False), name="models_roleaccess_tag_uniq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role_id} · {self.model_id or self.tag_id}"

@@ -20,6 +20,7 @@ from django.contrib.postgres.search import (
 from django.db.models import (
     CharField,
     Count,
+    Exists,
     Expression,
     F,
     IntegerField,
@@ -32,9 +33,10 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Greatest, Lower
 
+from auth_app import selectors as account_selectors
 from core.exceptions import NotFound, ValidationFailed
 from models_app.filters import AIModelFilter
-from models_app.models import NAME_LETTERS_APART, AIModel, ModelTag, Tag
+from models_app.models import NAME_LETTERS_APART, AIModel, ModelTag, RoleModelAccess, Tag
 
 SEARCH_QUERY_MAX_LENGTH = 200
 # ts_headline marks matches with these private-use characters, so the API can HTML-escape the text
@@ -196,13 +198,19 @@ def _as_uuid(value: uuid.UUID | str) -> uuid.UUID | None:
 
 
 def aimodel_get_published(
-    *, model_id: uuid.UUID | str | None = None, name: str | None = None
+    *,
+    model_id: uuid.UUID | str | None = None,
+    name: str | None = None,
+    within: QuerySet[AIModel] | None = None,
 ) -> AIModel | None:
     """The published, alive model with this id, or with this Ollama name (case-insensitive,
-    `:latest` implied), with its alive tags; None when there is none."""
+    `:latest` implied), with its alive tags; None when there is none. `within` narrows the search,
+    e.g. to `usable_models(user)`."""
     if (model_id is None) == (name is None):
         raise TypeError("Give exactly one of model_id and name.")
-    queryset = AIModel.objects.published().prefetch_related(alive_tags_prefetch())
+    queryset = (within if within is not None else AIModel.objects.published()).prefetch_related(
+        alive_tags_prefetch()
+    )
     if model_id is not None:
         pk = _as_uuid(model_id)
         return None if pk is None else queryset.filter(pk=pk).first()
@@ -210,12 +218,13 @@ def aimodel_get_published(
     return queryset.alias(lower_name=Lower("name")).filter(lower_name=lower_name).first()
 
 
-def aimodel_get_published_by_ref(*, ref: uuid.UUID | str) -> AIModel:
-    """A published, alive model by id or by name (what Explore's detail URL holds); NotFound otherwise."""
+def aimodel_get_published_by_ref(*, ref: uuid.UUID | str, within: QuerySet[AIModel] | None = None) -> AIModel:
+    """A published, alive model by id or by name (what Explore's detail URL holds); NotFound otherwise.
+    `within` narrows the search, e.g. to `usable_models(user)`."""
     if _as_uuid(ref) is not None:
-        model = aimodel_get_published(model_id=ref)
+        model = aimodel_get_published(model_id=ref, within=within)
     else:
-        model = aimodel_get_published(name=str(ref))
+        model = aimodel_get_published(name=str(ref), within=within)
     if model is None:
         raise NotFound("No published model has this id or name.")
     return model
@@ -289,3 +298,74 @@ def tag_list_with_model_counts() -> QuerySet[Tag]:
     return Tag.objects.annotate(
         model_count=Coalesce(Subquery(counts, output_field=IntegerField()), 0)
     ).order_by("name", "id")
+
+
+# --- who may use which model ----------------------------------------------------------------------------
+
+
+def usable_model_condition(*, user_id: Any) -> Q:
+    """The filter on AIModel rows that keeps the models the user may use (see `usable_models`).
+
+    Built from subqueries only, so it adds no query of its own to the one it filters: whether the
+    user holds no role or an unrestricted one is decided once per statement (an uncorrelated
+    subquery), and a grant per row by an index lookup on the user's few access entries.
+    """
+    if user_id is None:
+        return Q()
+    roles = account_selectors.user_roles(user_id=user_id)
+    has_entries = Exists(RoleModelAccess.objects.filter(role_id=OuterRef("pk")))
+    grants = RoleModelAccess.objects.filter(role_id__in=roles.values("pk"))
+    granted_tags = ModelTag.objects.filter(
+        model_id=OuterRef("pk"),
+        tag__deleted_at__isnull=True,
+        tag_id__in=grants.filter(tag__isnull=False).values("tag_id"),
+    )
+    return (
+        ~Exists(roles)
+        | Exists(roles.filter(~has_entries))
+        | Exists(grants.filter(model_id=OuterRef("pk")))
+        | Exists(granted_tags)
+    )
+
+
+def usable_models(user: Any = None, *, user_id: Any = None) -> QuerySet[AIModel]:
+    """The published, alive models `user` (or the user with id `user_id`) may use: the one check of
+    model access, which the model lists of signed-in users, chat and the Ollama/OpenAI-compatible APIs
+    all go through. An anonymous user (no id) may use every published model.
+
+    The rule: a role without access entries (`RoleModelAccess`) is unrestricted; a role with entries
+    allows the models they name and the models carrying a tag they name (alive tags only). A user
+    may use a model when any of their roles allows it, so a user holding no role, or at least one
+    unrestricted role, may use every published model. Explore, which is public, does not use this:
+    it shows every published model.
+
+    Unevaluated and unordered; tags are not loaded (add `alive_tags_prefetch()` when they are shown).
+    """
+    if user_id is None:
+        user_id = getattr(user, "pk", None)
+    return AIModel.objects.published().filter(usable_model_condition(user_id=user_id))
+
+
+def usable_model_list(
+    *, user: Any, filters: Mapping[str, Any] | None = None, ordering: str = "name"
+) -> QuerySet[AIModel]:
+    """`usable_models(user)` matching `filters` (see AIModelFilter), ordered, with their alive tags."""
+    queryset = _ordered(_filtered(usable_models(user), filters), ordering, None)
+    return queryset.prefetch_related(alive_tags_prefetch())
+
+
+def role_model_access_get(*, role_id: Any) -> tuple[list[AIModel], list[Tag]]:
+    """The models and the tags a role's access entries name (by name; deleted ones too, so staff see
+    every entry that exists), in one query. Both empty: the role is unrestricted."""
+    entries = (
+        RoleModelAccess.objects.filter(role_id=role_id)
+        .select_related("model", "tag")
+        .order_by("model__name", "tag__name", "id")
+    )
+    models, tags = [], []
+    for entry in entries:
+        if entry.model is not None:
+            models.append(entry.model)
+        elif entry.tag is not None:
+            tags.append(entry.tag)
+    return models, tags

@@ -1,4 +1,4 @@
-"""Writes on the catalogue: models, tags and the tags of a model.
+"""Writes on the catalogue: models, tags and the tags of a model; which models a role may use.
 
 Every write invalidates the catalogue cache (Explore) once its transaction commits, and keeps each
 model's denormalised `tag_names` (what full-text search weighs tags by) in step with its alive tags.
@@ -20,10 +20,11 @@ from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 from django.utils.text import slugify
 
+from auth_app import selectors as account_selectors
 from core import services as core_services
 from core.exceptions import ValidationFailed
 from models_app.cache import catalogue_cache
-from models_app.models import AIModel, InstallStatus, ModelTag, Tag
+from models_app.models import AIModel, InstallStatus, ModelTag, RoleModelAccess, Tag
 from models_app.selectors import normalise_model_name
 
 # What callers may set on a model; publication, install state and tags have services of their own.
@@ -375,3 +376,74 @@ def tag_restore(*, tag: Tag, expected_version: int | None = None) -> Tag:
         refresh_tag_names(_tagged_model_ids(tag))
         catalogue_cache.invalidate_on_commit()
     return tag
+
+
+# --- which models a role may use -----------------------------------------------------------------------
+
+
+def _resolve_models(model_ids: Iterable[uuid.UUID | str]) -> tuple[list[AIModel], list[str]]:
+    """Alive models (published or not) for the given ids, duplicates dropped, and the ids not found."""
+    wanted: dict[uuid.UUID, str] = {}
+    not_found: list[str] = []
+    for raw in model_ids:
+        try:
+            wanted.setdefault(uuid.UUID(str(raw)), str(raw))
+        except ValueError:
+            not_found.append(str(raw))
+    found = AIModel.objects.in_bulk(list(wanted))
+    not_found.extend(text for pk, text in wanted.items() if pk not in found)
+    return [found[pk] for pk in wanted if pk in found], not_found
+
+
+def role_model_access_replace(
+    *, role_id: Any, model_ids: Iterable[uuid.UUID | str], tag_ids: Iterable[uuid.UUID | str]
+) -> tuple[list[AIModel], list[Tag]]:
+    """Make the role's access entries exactly these models and tags (alive ones; unknown ids are a 400
+    and nothing changes). Both empty lifts the restriction: the role may use every published model.
+
+    The role's row is locked first, so two replacements of one role's list do not interleave. Only
+    the entries that change are written; the audit trail records each one created or deleted (row
+    triggers). Returns the role's models and tags as `role_model_access_get` does.
+    """
+    models, missing_models = _resolve_models(model_ids)
+    tags, missing_tags = _resolve_tags(tag_ids)
+    errors = {}
+    if missing_models:
+        errors["models"] = [f"No model has the id {value}." for value in missing_models]
+    if missing_tags:
+        errors["tags"] = [f"No tag has the id {value}." for value in missing_tags]
+    if errors:
+        raise ValidationFailed(fields=errors)
+    with transaction.atomic():
+        account_selectors.role_get_for_update(role_id=role_id)
+        current = RoleModelAccess.objects.filter(role_id=role_id)
+        wanted_models = {model.pk for model in models}
+        wanted_tags = {tag.pk for tag in tags}
+        current.exclude(model_id__in=wanted_models).exclude(tag_id__in=wanted_tags).delete()
+        kept_models = set(current.filter(model__isnull=False).values_list("model_id", flat=True))
+        kept_tags = set(current.filter(tag__isnull=False).values_list("tag_id", flat=True))
+        RoleModelAccess.objects.bulk_create(
+            [RoleModelAccess(role_id=role_id, model_id=pk) for pk in wanted_models - kept_models]
+            + [RoleModelAccess(role_id=role_id, tag_id=pk) for pk in wanted_tags - kept_tags]
+        )
+    return sorted(models, key=attrgetter("name")), sorted(tags, key=attrgetter("name"))
+
+
+def role_model_access_add(
+    *, role_id: Any, model: AIModel | None = None, tag: Tag | None = None
+) -> RoleModelAccess:
+    """One access entry for the role: a model or a tag (exactly one); an existing one is returned as it
+    is. 400 when neither or both are given."""
+    if (model is None) == (tag is None):
+        raise ValidationFailed(fields={"model": ["Choose a model or a tag, not both."]})
+    with transaction.atomic():
+        account_selectors.role_get_for_update(role_id=role_id)
+        target = {"model": model} if model is not None else {"tag": tag}
+        entry, _ = RoleModelAccess.objects.get_or_create(role_id=role_id, **target)
+    return entry
+
+
+def role_model_access_remove(*, entry_id: Any) -> None:
+    """Remove one access entry (nothing when it is already gone). Removing a role's last entry lifts
+    its restriction."""
+    RoleModelAccess.objects.filter(pk=entry_id).delete()

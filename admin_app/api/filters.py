@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django_filters import rest_framework as filters
 
 from admin_app.models import AuditEvent
-from auth_app.models import ApiKey
+from auth_app.models import ApiKey, ApprovalStatus
 from core.api import IsoDateTimeFilter, StrictBooleanFilter
 from models_app.filters import AIModelFilter
 from models_app.models import AIModel, InstallStatus
@@ -25,10 +25,15 @@ class UserFilter(filters.FilterSet):
     active = StrictBooleanFilter(field_name="is_active")
     locked = StrictBooleanFilter(method="filter_locked", help_text="true: locked right now")
     deleted = StrictBooleanFilter(method="filter_deleted", help_text="true: only deleted users")
+    status = filters.ChoiceFilter(
+        field_name="approval_status",
+        choices=ApprovalStatus.choices,
+        help_text="Approval status: `pending` lists the registrations waiting for a decision",
+    )
 
     class Meta:
         model = User
-        fields = ("q", "role", "active", "locked", "deleted")
+        fields = ("q", "role", "active", "locked", "deleted", "status")
 
     def filter_search(self, queryset, name: str, value: str):
         return queryset.search(value)

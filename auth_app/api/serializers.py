@@ -112,6 +112,12 @@ class DetailSerializer(serializers.Serializer):
     detail = serializers.CharField(read_only=True)
 
 
+class RegistrationPendingSerializer(DetailSerializer):
+    """What registering returns under `REGISTRATION_MODE=approval`: no tokens, the account waits."""
+
+    user = ProfileSerializer(read_only=True)
+
+
 # --- Input ----------------------------------------------------------------------------------------------
 
 
@@ -132,12 +138,18 @@ def login_identifier_field(help_text: str) -> StrictCharField:
 
 class LoginSerializer(serializers.Serializer):
     """Sign-in: the account in one of `login`, `username` or `email` (blank counts as absent), and the
-    password. Validated data is `{"login", "password"}` whichever name carried the account."""
+    password. Validated data is `{"login", "password"}` (and `new_password` when given) whichever name
+    carried the account."""
 
     login = login_identifier_field("Username or e-mail address.")
     username = login_identifier_field("The same as `login`, for clients that send `username`.")
     email = login_identifier_field("The same as `login`, for clients that send `email`.")
     password = password_field()
+    new_password = password_field(
+        required=False,
+        help_text="Only for an account with a temporary password set by staff: the password that "
+        "replaces it (checked by the password validators).",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         given = {name: attrs[name] for name in LOGIN_IDENTIFIER_FIELDS if attrs.get(name)}
@@ -152,7 +164,10 @@ class LoginSerializer(serializers.Serializer):
                 {name: [f"Names another account than `{first}`: give one."] for name in others},
                 code="invalid",
             )
-        return {"login": given[first], "password": attrs["password"]}
+        data = {"login": given[first], "password": attrs["password"]}
+        if "new_password" in attrs:
+            data["new_password"] = attrs["new_password"]
+        return data
 
 
 class RefreshSerializer(serializers.Serializer):

@@ -32,12 +32,19 @@ DEFAULT_THROTTLES = cast("Sequence[type[BaseThrottle]]", api_settings.DEFAULT_TH
 
 
 TAGS = ["auth"]
+REGISTRATION_PENDING = (
+    "Your account has been created and awaits approval by an administrator; you can sign in once it is "
+    "approved."
+)
 RESET_REQUESTED = (
     "If an active account uses this address, an e-mail with a link to reset its password is on its way."
 )
 ERROR_DESCRIPTIONS = {
     400: "Invalid input; `error.fields` says which fields and why.",
     401: "Not authenticated, or the credentials / token are not valid.",
+    403: "Refused: `registration_closed` (sign-up is closed: staff create accounts), "
+    "`account_pending_approval` (right password, but staff have not approved the account yet), "
+    "`password_change_required` (right, temporary password: sign in again with `new_password`).",
     412: "`If-Match` does not carry the current ETag of the profile.",
     429: "Too many requests; retry after the `Retry-After` header's seconds.",
     503: "A service the request needs is down (`task_queue_unavailable`: the e-mail cannot be queued); "
@@ -48,6 +55,11 @@ ERROR_DESCRIPTIONS = {
 ERROR_EXAMPLES = {
     400: error_example(400, "invalid", "Invalid input.", {"password": ["This field is required."]}),
     401: error_example(401, "invalid_credentials", "Unable to sign in with the given credentials."),
+    403: error_example(
+        403,
+        "account_pending_approval",
+        "This account awaits approval by an administrator; you can sign in once it is approved.",
+    ),
     412: error_example(412, "stale_version", "The resource has changed since you read it; fetch it again."),
     429: error_example(429, "throttled", "Request was throttled. Expected available in 42 seconds."),
     503: error_example(
@@ -141,14 +153,28 @@ class RegisterView(CredentialsView):
         tags=TAGS,
         auth=[],  # no access token: credentials or a refresh token in the body
         summary="Create an account",
-        description="Creates an account with the `User` role and signs it in. Username and e-mail are "
-        "unique case-insensitively; the password must pass the password validators.",
+        description="Creates an account with the `User` role. Username and e-mail are unique "
+        "case-insensitively; the password must pass the password validators. What happens next "
+        "depends on `REGISTRATION_MODE`: `open` signs the account in (201, tokens); `approval` "
+        "creates it inactive, waiting for staff to approve it (202, no tokens; signing in answers 403 "
+        "`account_pending_approval` until then); `closed` refuses every registration (403 "
+        "`registration_closed`: staff create accounts).",
         request=serializers.RegisterSerializer,
-        responses={201: serializers.AuthSessionSerializer, **errors(400, 429)},
+        responses={
+            201: serializers.AuthSessionSerializer,
+            202: serializers.RegistrationPendingSerializer,
+            **errors(400, 403, 429),
+        },
     )
     def post(self, request: Request) -> Response:
         data = validated(serializers.RegisterSerializer, request.data)
         user, tokens = services.user_register(**data)
+        if tokens is None:
+            profile = selectors.user_profile_get(user_id=user.pk)
+            body = {"detail": REGISTRATION_PENDING, "user": profile}
+            return Response(
+                serializers.RegistrationPendingSerializer(body).data, status=status.HTTP_202_ACCEPTED
+            )
         return Response(session_data(user, tokens), status=status.HTTP_201_CREATED)
 
 
@@ -162,12 +188,16 @@ class LoginView(CredentialsView):
         description=(
             "Username or e-mail + password → access and refresh token. The account goes in `login`, or "
             "in `username` or `email` as other JWT clients send it. Every refusal (wrong password, "
-            "unknown, inactive or locked account) is the same 401 `invalid_credentials`. "
+            "unknown, inactive or locked account) is the same 401 `invalid_credentials`; only with the "
+            "right password does a 403 say why the account cannot sign in yet: "
+            "`account_pending_approval` (staff have not approved it) or `password_change_required` "
+            "(staff set a temporary password: send it again with `new_password`, which replaces it, "
+            "and get the tokens). "
             "LOGIN_LOCKOUT_THRESHOLD wrong passwords within LOGIN_LOCKOUT_WINDOW lock the account for "
             "LOGIN_LOCKOUT_DURATION. Throttled per IP and per account."
         ),
         request=serializers.LoginSerializer,
-        responses={200: serializers.AuthSessionSerializer, **errors(400, 401, 429)},
+        responses={200: serializers.AuthSessionSerializer, **errors(400, 401, 403, 429)},
         examples=LOGIN_EXAMPLES,
     )
     def post(self, request: Request) -> Response:

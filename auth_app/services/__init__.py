@@ -6,7 +6,10 @@ revoked by blacklisting it. Security events all pass through `security_event_rec
 """
 
 from auth_app.services.accounts import (
+    AccountPendingApproval,
     InvalidCredentials,
+    PasswordChangeRequired,
+    RegistrationClosed,
     user_login,
     user_profile_update,
     user_register,
@@ -16,7 +19,11 @@ from auth_app.services.accounts import (
 from auth_app.services.admin import (
     role_create,
     role_delete,
+    user_approve,
+    user_create,
     user_lock,
+    user_password_link_send,
+    user_reject,
     user_restore,
     user_roles_replace,
     user_sessions_revoke,
@@ -41,8 +48,11 @@ from auth_app.services.tokens import (
 )
 
 __all__ = [
+    "AccountPendingApproval",
     "InvalidCredentials",
     "InvalidRefreshToken",
+    "PasswordChangeRequired",
+    "RegistrationClosed",
     "TokenPair",
     "password_reset_email_send",
     "refresh_token_revoke",
@@ -52,13 +62,17 @@ __all__ = [
     "role_create",
     "role_delete",
     "security_event_record",
+    "user_approve",
+    "user_create",
     "user_lock",
     "user_login",
     "user_password_change",
+    "user_password_link_send",
     "user_password_reset_confirm",
     "user_password_reset_request",
     "user_profile_update",
     "user_register",
+    "user_reject",
     "user_restore",
     "user_role_assign_default",
     "user_roles_replace",

@@ -33,6 +33,33 @@ class InvalidCredentials(ApplicationError):
     default_message = "Unable to sign in with the given credentials."
 
 
+class RegistrationClosed(ApplicationError):
+    """`REGISTRATION_MODE=closed`: accounts are made by staff only."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+    code = "registration_closed"
+    default_message = "Registration is closed: accounts are created by the administrators."
+
+
+class AccountPendingApproval(ApplicationError):
+    """The right password of an account staff have not approved yet (only then: a wrong password gets
+    InvalidCredentials, so this never tells a stranger that the account exists)."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+    code = "account_pending_approval"
+    default_message = "This account awaits approval by an administrator; you can sign in once it is approved."
+
+
+class PasswordChangeRequired(ApplicationError):
+    """The right, temporary password of an account staff created: sign in again with `new_password`."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+    code = "password_change_required"
+    default_message = (
+        "This account has a temporary password: sign in again with `new_password` to choose your own."
+    )
+
+
 def password_problems(password: str, *, user: User) -> list[str]:
     """What the password validators say against `password` for `user` (empty when it passes)."""
     try:
@@ -57,9 +84,10 @@ def user_role_assign_default(*, user: User) -> None:
     user.groups.add(group)
 
 
-def user_roles_set(*, user: User, role_names: Iterable[str]) -> User:
+def user_roles_set(*, user: User, role_names: Iterable[str], record: bool = True) -> User:
     """Replace the user's roles. Holding `Admin` makes the user staff; losing it takes staff away
-    (superusers stay staff). Unknown role names are refused. A change is a security event."""
+    (superusers stay staff). Unknown role names are refused. A change is a security event (unless
+    `record` is False: the caller's own event says it)."""
     names = set(role_names)
     groups = selectors.roles_get(names=names)
     unknown = sorted(names - {group.name for group in groups})
@@ -73,7 +101,7 @@ def user_roles_set(*, user: User, role_names: Iterable[str]) -> User:
         if user.is_staff != is_staff:
             user.is_staff = is_staff
             user.save(update_fields=["is_staff", "updated_at"])
-        if held != sorted(names):
+        if record and held != sorted(names):
             security_event_record(
                 event="roles_changed",
                 user=user,
@@ -89,12 +117,18 @@ def user_roles_set(*, user: User, role_names: Iterable[str]) -> User:
 
 def user_register(
     *, username: str, email: str, password: str, display_name: str = ""
-) -> tuple[User, TokenPair]:
-    """Create an account with the `User` role and sign it in.
+) -> tuple[User, TokenPair | None]:
+    """Create an account with the `User` role and sign it in, as REGISTRATION_MODE allows.
 
+    `open`: the account is active and signed in. `approval`: it is created inactive and `pending`
+    (no tokens: None) until staff approve it. `closed`: RegistrationClosed (403), nothing is written.
     A taken username or e-mail (case-insensitive, among alive users) is a field error; when two
     registrations race, the partial unique constraints decide and the loser gets the same error.
     """
+    mode = settings.REGISTRATION_MODE
+    if mode == "closed":
+        raise RegistrationClosed()
+    pending = mode == "approval"
     username = username.strip()
     email = User.objects.normalize_address(email)
     errors = selectors.user_identity_conflicts(username=username, email=email)
@@ -108,10 +142,14 @@ def user_register(
     try:
         with transaction.atomic():
             user = User.objects.create_user(
-                username=username, email=email, password=password, display_name=display_name
+                username=username,
+                email=email,
+                password=password,
+                display_name=display_name,
+                **({"is_active": False, "approval_status": User.ApprovalStatus.PENDING} if pending else {}),
             )
             user_role_assign_default(user=user)
-            tokens = token_pair_issue(user=user)
+            tokens = None if pending else token_pair_issue(user=user)
     except (IntegrityError, DjangoValidationError) as exc:
         conflicts = selectors.user_identity_conflicts(username=username, email=email)
         if conflicts:
@@ -124,12 +162,18 @@ def user_register(
 # --- Sign-in and lockout -------------------------------------------------------------------------------
 
 
-def _login_failure_record(*, login: str) -> None:
+def _login_failure_record(*, login: str, password: str) -> None:
     """Count a wrong password against the account it names; the threshold-th failure within the
     window locks the account for LOGIN_LOCKOUT_DURATION. Attempts on accounts that cannot sign in
-    anyway (unknown, inactive, locked) are not counted, so they never extend a lock."""
+    anyway (unknown, inactive, locked) are not counted, so they never extend a lock.
+
+    The right password of an account waiting for approval raises AccountPendingApproval: the person
+    learns why, a stranger without the password learns nothing."""
     candidate = User.objects.by_login(login).first()
     if candidate is None or not candidate.can_sign_in:
+        if candidate is not None and candidate.is_pending_approval and candidate.check_password(password):
+            security_event_record(event="login_refused_pending_approval", user=candidate, login=login)
+            raise AccountPendingApproval()
         security_event_record(event="login_failed", user=candidate, login=login)
         return
     with transaction.atomic():
@@ -152,20 +196,48 @@ def _login_failure_record(*, login: str) -> None:
         security_event_record(event="account_locked", user=user, locked_until=user.locked_until)
 
 
-def user_login(*, login: str, password: str) -> tuple[User, TokenPair]:
+def _temporary_password_replace(*, user: User, password: str, new_password: str | None) -> list[str]:
+    """The sign-in of an account with a temporary password: it must bring `new_password` (checked by
+    the validators, different from the temporary one), which replaces it; returns the fields to save.
+    `new_password` on an account without a temporary password is refused (the change-password
+    endpoint is for that)."""
+    if not user.password_change_required:
+        if new_password is not None:
+            raise ValidationFailed(
+                fields={"new_password": ["Only a temporary password is replaced at sign-in."]}
+            )
+        return []
+    if new_password is None:
+        raise PasswordChangeRequired()
+    problems = password_problems(new_password, user=user)
+    if new_password == password:
+        problems.insert(0, "The new password must differ from the temporary one.")
+    if problems:
+        raise ValidationFailed(fields={"new_password": problems})
+    user.set_password(new_password)
+    user.password_change_required = False
+    return ["password", "password_change_required", "updated_at"]
+
+
+def user_login(*, login: str, password: str, new_password: str | None = None) -> tuple[User, TokenPair]:
     """Sign in with username or e-mail + password; returns the user and a new token pair.
 
     Wrong password, unknown account, inactive, deleted or locked account all raise the same
-    InvalidCredentials. Success resets the failure count and records `last_login`.
+    InvalidCredentials; the right password of an account awaiting approval raises
+    AccountPendingApproval, and of an account with a temporary password PasswordChangeRequired
+    unless `new_password` replaces it. Success resets the failure count and records `last_login`.
     """
     user = authenticate(None, username=login, password=password)
     if user is None:
-        _login_failure_record(login=login)
+        _login_failure_record(login=login, password=password)
         raise InvalidCredentials()
+    password_fields = _temporary_password_replace(user=user, password=password, new_password=new_password)
     with transaction.atomic():
         user.last_login = timezone.now()
-        user.save(update_fields=["last_login", *lockout_forget(user)])
+        user.save(update_fields=["last_login", *lockout_forget(user), *password_fields])
         tokens = token_pair_issue(user=user)
+    if password_fields:
+        security_event_record(event="temporary_password_replaced", user=user)
     security_event_record(event="login_succeeded", user=user)
     return user, tokens
 

@@ -10,6 +10,7 @@ triggers see active/deleted changes; locks, roles and sessions are security even
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
@@ -21,12 +22,13 @@ from django.utils import timezone
 
 from auth_app import selectors
 from auth_app.models import User
-from auth_app.services.accounts import LOCKOUT_FIELDS, user_roles_set
+from auth_app.services.accounts import LOCKOUT_FIELDS, password_problems, user_roles_set
 from auth_app.services.events import security_event_record
 from auth_app.services.tokens import refresh_tokens_revoke_all
 from core import services as core_services
 from core.exceptions import Conflict, ValidationFailed
 from core.permissions import ADMIN_ROLE, USER_ROLE
+from core.queue import enqueue_on_commit, require_task_queue
 
 BUILT_IN_ROLES = frozenset({USER_ROLE, ADMIN_ROLE})
 LOCK_MINUTES_MIN, LOCK_MINUTES_MAX = 1, 43_200  # up to 30 days
@@ -58,6 +60,122 @@ def _locked_user(*, actor: User, user: User, expected_version: int | None, alive
 
 
 # --- accounts ----------------------------------------------------------------------------------------
+
+
+def user_create(
+    *,
+    actor: User,
+    username: str,
+    email: str,
+    display_name: str = "",
+    role_names: Iterable[str] | None = None,
+    temporary_password: str | None = None,
+    send_password_link: bool = False,
+) -> User:
+    """An account made by staff (whatever REGISTRATION_MODE says), active and approved, with the given
+    roles (`User` when none are given). Its owner gets in one of two ways, exactly one of which is
+    asked for:
+
+    - `temporary_password`: checked by the password validators; the first sign-in must replace it
+      (`password_change_required`), and until then no token is issued for the account;
+    - `send_password_link`: the account gets a random password nobody knows and its owner an e-mail
+      with a link of the password-reset flow to choose one (503 while e-mails cannot be queued).
+
+    Audited as the row's `created` event plus one `account_created_by_admin` security event (roles,
+    how the password is set)."""
+    if (temporary_password is None) == (not send_password_link):
+        raise ValidationFailed(
+            "Give a temporary password or ask for a password link, not both and not neither.",
+            fields={"temporary_password": ["Give this or set send_password_link, not both."]},
+        )
+    if send_password_link:
+        require_task_queue()
+    username = username.strip()
+    email = User.objects.normalize_address(email)
+    names = {name.strip() for name in role_names} if role_names is not None else {USER_ROLE}
+    errors = selectors.user_identity_conflicts(username=username, email=email)
+    if temporary_password is not None:
+        problems = password_problems(
+            temporary_password, user=User(username=username, email=email, display_name=display_name)
+        )
+        if problems:
+            errors["temporary_password"] = problems
+    if errors:
+        raise ValidationFailed(fields=errors)
+    password = temporary_password if temporary_password is not None else secrets.token_urlsafe(32)
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(
+                username=username,
+                email=email,
+                password=password,
+                display_name=display_name,
+                password_change_required=temporary_password is not None,
+            )
+            user_roles_set(user=user, role_names=names, record=False)
+            security_event_record(
+                event="account_created_by_admin",
+                user=user,
+                roles=sorted(names),
+                is_staff=user.is_staff,
+                password="temporary" if temporary_password is not None else "link_sent",
+            )
+            if send_password_link:
+                enqueue_on_commit("auth_app.tasks.send_password_reset_email", str(user.pk), True)
+    except IntegrityError as exc:
+        conflicts = selectors.user_identity_conflicts(username=username, email=email)
+        if conflicts:
+            raise ValidationFailed(fields=conflicts) from exc
+        raise
+    return user
+
+
+def user_password_link_send(*, actor: User, user: User) -> User:
+    """E-mail the owner of an active account a link of the password-reset flow to choose a (new)
+    password, worded as an invitation: how staff let someone into an account they created without a
+    password (an account without a usable one gets a random password nobody knows first, which the
+    link replaces). 503 while e-mails cannot be queued; 409 `inactive` for an inactive account."""
+    require_task_queue()
+    with transaction.atomic():
+        locked = _locked_user(actor=actor, user=user, expected_version=None)
+        if not locked.is_active:
+            raise Conflict("This account is not active; activate or approve it first.", code="inactive")
+        if not locked.has_usable_password():
+            locked.set_password(secrets.token_urlsafe(32))
+            core_services.versioned_update(locked, fields={"password": locked.password})
+        security_event_record(event="password_link_sent", user=locked)
+        enqueue_on_commit("auth_app.tasks.send_password_reset_email", str(locked.pk), True)
+    return locked
+
+
+def user_approve(*, actor: User, user: User, expected_version: int | None = None) -> User:
+    """Approve an account waiting for approval (or one rejected earlier and restored): it becomes
+    active and can sign in. 409 `not_pending` for an account that is already approved."""
+    with transaction.atomic():
+        locked = _locked_user(actor=actor, user=user, expected_version=expected_version)
+        if locked.approval_status == User.ApprovalStatus.APPROVED:
+            raise Conflict("This account is not waiting for approval.", code="not_pending")
+        return core_services.versioned_update(
+            locked, fields={"approval_status": User.ApprovalStatus.APPROVED, "is_active": True}
+        )
+
+
+def user_reject(*, actor: User, user: User, expected_version: int | None = None) -> User:
+    """Reject an account waiting for approval: it is marked `rejected` and moved to the trash in one
+    write (its username and e-mail are free again; staff still find it with `deleted=true`, and can
+    restore and then approve it). 409 `not_pending` for an account that is not pending."""
+    with transaction.atomic():
+        locked = _locked_user(actor=actor, user=user, expected_version=expected_version)
+        if locked.approval_status != User.ApprovalStatus.PENDING:
+            raise Conflict("This account is not waiting for approval.", code="not_pending")
+        return core_services.versioned_update(
+            locked,
+            fields={
+                "approval_status": User.ApprovalStatus.REJECTED,
+                "is_active": False,
+                "deleted_at": timezone.now(),
+            },
+        )
 
 
 def user_roles_replace(
@@ -93,6 +211,10 @@ def user_set_active(*, actor: User, user: User, is_active: bool, expected_versio
         locked = _locked_user(actor=actor, user=user, expected_version=expected_version)
         if locked.is_active == is_active:
             return locked
+        if is_active and locked.approval_status != User.ApprovalStatus.APPROVED:
+            raise Conflict(
+                "This account has not been approved; approve it to activate it.", code="not_approved"
+            )
         return core_services.versioned_update(locked, fields={"is_active": is_active})
 
 

@@ -14,7 +14,7 @@ security_logger = logging.getLogger("auth_app.security")
 # Events the audit trail already has as a row change (the new user's row), not recorded twice.
 RECORDED_AS_ROW_CHANGE = frozenset({"user_registered"})
 # Events where the person acting is the account itself, whoever the request says is signed in.
-ACTED_BY_THE_USER = frozenset({"login_succeeded", "password_reset_completed"})
+ACTED_BY_THE_USER = frozenset({"login_succeeded", "password_reset_completed", "temporary_password_replaced"})
 
 
 def security_event_record(

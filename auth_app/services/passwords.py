@@ -62,24 +62,33 @@ def user_password_reset_request(*, email: str) -> None:
         enqueue_on_commit("auth_app.tasks.send_password_reset_email", str(user.pk))
 
 
-def password_reset_email_send(*, user_id: str) -> bool:
+def password_reset_email_send(*, user_id: str, invitation: bool = False) -> bool:
     """Mail the user a link carrying uid + token (Django's token generator); False when the account
     can no longer reset its password. The token is valid for PASSWORD_RESET_TIMEOUT seconds and
-    only until the password (or last login) changes, which makes it single-use."""
+    only until the password (or last login) changes, which makes it single-use. `invitation`: the
+    account was just created by staff, and the link is how its owner chooses a first password."""
     user = selectors.user_get_alive(user_id=user_id)
     if user is None or not user.is_active or not user.has_usable_password():
         return False
     uid = urlsafe_base64_encode(force_bytes(user.pk))
     link = settings.PASSWORD_RESET_URL.format(uid=uid, token=default_token_generator.make_token(user))
     minutes = settings.PASSWORD_RESET_TIMEOUT // 60
+    if invitation:
+        subject = "Your OllamaNet account"
+        reason = (
+            f"an administrator has created an OllamaNet account for you (username: {user.username}). "
+            "To choose your password, open"
+        )
+        otherwise = "If you did not expect it, ignore this e-mail: nobody can sign in without that password."
+    else:
+        subject = "Reset your OllamaNet password"
+        reason = "someone asked to reset the password of your OllamaNet account. To choose a new one, open"
+        otherwise = "If you did not ask for it, ignore this e-mail: your password stays as it is."
     send_mail(
-        subject="Reset your OllamaNet password",
+        subject=subject,
         message=(
-            f"Hello {user.get_short_name()},\n\n"
-            "someone asked to reset the password of your OllamaNet account. To choose a new one, open\n\n"
-            f"{link}\n\n"
-            f"The link works once and expires in {minutes} minutes. If you did not ask for it, ignore this "
-            "e-mail: your password stays as it is.\n"
+            f"Hello {user.get_short_name()},\n\n{reason}\n\n{link}\n\n"
+            f"The link works once and expires in {minutes} minutes. {otherwise}\n"
         ),
         from_email=None,
         recipient_list=[user.email],
@@ -111,7 +120,8 @@ def user_password_reset_confirm(*, uid: str, token: str, new_password: str) -> U
         if problems:
             raise ValidationFailed(fields={"new_password": problems})
         user.set_password(new_password)
-        user.save(update_fields=["password", "updated_at", *lockout_forget(user)])
+        user.password_change_required = False  # the owner chose this one
+        user.save(update_fields=["password", "password_change_required", "updated_at", *lockout_forget(user)])
         revoked = refresh_tokens_blacklist(selectors.refresh_tokens_outstanding(user=user))
     security_event_record(event="password_reset_completed", user=user, revoked=revoked)
     return user

@@ -4,6 +4,7 @@
 
 from datetime import timedelta
 
+from django.core.exceptions import ImproperlyConfigured
 from whitenoise.compress import Compressor
 
 from config.env import BASE_DIR, env
@@ -147,6 +148,11 @@ LOGIN_LOCKOUT_DURATION = timedelta(minutes=env.int("LOGIN_LOCKOUT_DURATION_MINUT
 # per key). 0: unlimited.
 API_KEY_REQUESTS_PER_MINUTE = env.int("API_KEY_REQUESTS_PER_MINUTE", default=60)
 API_KEY_TOKENS_PER_DAY = env.int("API_KEY_TOKENS_PER_DAY", default=0)
+# Who may sign up: `open` (anyone), `approval` (accounts wait for staff to approve them), `closed`
+# (only staff create accounts).
+REGISTRATION_MODE = env("REGISTRATION_MODE", default="open").strip().lower()
+if REGISTRATION_MODE not in {"open", "approval", "closed"}:
+    raise ImproperlyConfigured("REGISTRATION_MODE must be one of: open, approval, closed.")
 # Uniqueness of username/e-mail is a partial, case-insensitive constraint among alive users, which
 # Django's check cannot see; the custom backend is what makes the W004 a warning, not an error.
 SILENCED_SYSTEM_CHECKS = ["auth.W004"]

@@ -75,6 +75,12 @@ SPECTACULAR_SETTINGS = {
             "similar names for typos), a model by id or Ollama name, tags with their model counts.",
         },
         {
+            "name": "models",
+            "description": "The models the caller may use: published models their roles allow (a role "
+            "may be limited to some models or tags; Explore still shows every published model). The "
+            "same rule decides which models a conversation may pick and chat with.",
+        },
+        {
             "name": "conversations",
             "description": "The caller's own data (another user's is a 404): folders (nested, moved, "
             "deleted to the trash with what they hold), conversations with a published model, chat "
@@ -95,5 +101,6 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ModelPullStatusEnum": "admin_app.models.PullStatus",
         "ResponseStatusEnum": "conversations_app.models.ResponseStatus",
+        "ApprovalStatusEnum": "auth_app.models.ApprovalStatus",
     },
 }

@@ -194,3 +194,30 @@ def exchange_get(*, user: Any, conversation_id: UUID, exchange_id: UUID) -> Conv
 def exchange_row_get(*, user: Any, exchange_id: UUID) -> dict[str, Any]:
     """The row (as `exchange_rows`) of an exchange the caller was already allowed to see."""
     return exchange_rows(user=user, where=Q(pk=exchange_id)).get()
+
+
+# From an exchange down to a leaf, taking at each level the most recently created alive child.
+_DEEPEST_LEAF_SQL = f"""
+    WITH RECURSIVE descent(id, depth) AS (
+        SELECT id, 0 FROM {_EXCHANGES} WHERE id = %s
+        UNION ALL
+        SELECT child.id, d.depth + 1
+        FROM descent d
+        CROSS JOIN LATERAL (
+            SELECT c.id FROM {_EXCHANGES} c
+            WHERE c.parent_id = d.id AND c.deleted_at IS NULL
+            ORDER BY c.created_at DESC, c.id DESC
+            LIMIT 1
+        ) child
+    )
+    SELECT id FROM descent ORDER BY depth DESC LIMIT 1
+"""  # noqa: S608 - the table name is ours, the value is a parameter
+
+
+def deepest_leaf_id(exchange_id: Any) -> Any:
+    """The leaf reached from an exchange by taking, at each level, the most recently created alive
+    child (the exchange itself when it has none)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_DEEPEST_LEAF_SQL, [exchange_id])
+        (leaf_id,) = cursor.fetchone()
+    return leaf_id

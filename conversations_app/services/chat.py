@@ -29,18 +29,20 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import F
+from django.db import InterfaceError, OperationalError, transaction
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from conversations_app.models import AIResponse, Conversation, ConversationPromptResponse, Prompt
 from conversations_app.selectors.attachments import conversation_documents
-from conversations_app.selectors.history import ancestor_turns_within
+from conversations_app.selectors.history import ancestor_turns_within, deepest_leaf_id
+from conversations_app.services.conversations import MODEL_NOT_USABLE
 from core.db import db_step, released
 from core.exceptions import ApplicationError, Conflict, DatabaseUnavailable, NotFound, ValidationFailed
 from core.ollama import ChatStream
 from core.queue import enqueue_on_commit
 from core.services import lock_for_update
+from models_app.selectors import usable_models
 
 logger = logging.getLogger(__name__)
 
@@ -57,17 +59,20 @@ METRIC_FIELDS = (
 )
 
 
-def _lock_conversation(conversation_id: Any) -> Conversation:
+def _lock_conversation(conversation_id: Any, *, owner_id: Any) -> Conversation:
     """Lock an alive conversation row (its model and system message read alongside: they are what the
-    answer is asked of, and the history is built from this very read).
+    answer is asked of, and the history is built from this very read), annotated with `model_usable`:
+    whether the owner's roles still allow its model (in the same statement, no query of its own).
 
     The current exchange is read afterwards, by its own statement: joined into the locking query,
     PostgreSQL would re-check only the locked row after waiting for a concurrent sender and return
     the exchange that sender has just inserted as missing (the statement's snapshot predates it).
     """
+    usable = usable_models(user_id=owner_id).filter(pk=OuterRef("model_id"))
     conversation = (
         Conversation.objects.select_related("model", "system_message")
         .select_for_update(of=("self",))
+        .annotate(model_usable=Exists(usable))
         .filter(pk=conversation_id)
         .first()
     )
@@ -95,6 +100,9 @@ def _ensure_model_available(conversation: Conversation) -> None:
             "with another model.",
             code="model_unavailable",
         )
+    if not conversation.model_usable:  # type: ignore[attr-defined]  # annotated by _lock_conversation
+        # The model is offered, not to this owner (their roles changed): as if it did not exist.
+        raise NotFound(MODEL_NOT_USABLE, code="model_not_found")
 
 
 def _create_exchange(
@@ -132,7 +140,7 @@ def exchange_start(
     if not content.strip():
         raise ValidationFailed(fields={"content": ["This field may not be blank."]})
     with transaction.atomic():
-        locked = _lock_conversation(conversation.pk)
+        locked = _lock_conversation(conversation.pk, owner_id=conversation.owner_id)
         _ensure_model_available(locked)
         parent = _current_exchange(locked)
         exchange = _create_exchange(
@@ -161,11 +169,16 @@ def _answer_again(
     exchange: ConversationPromptResponse,
     content: str | None,
     options: Mapping[str, Any] | None,
+    owner_id: Any = None,
 ) -> ConversationPromptResponse:
     """A sibling of `exchange` (same parent and position) with a `streaming` response, which becomes
-    the conversation's current exchange. `content=None` asks the same prompt again."""
+    the conversation's current exchange. `content=None` asks the same prompt again. `owner_id` (the
+    conversation's owner, read from the conversation when not given) is whose model access is
+    checked."""
+    if owner_id is None:
+        owner_id = exchange.conversation.owner_id
     with transaction.atomic():
-        locked = _lock_conversation(exchange.conversation_id)
+        locked = _lock_conversation(exchange.conversation_id, owner_id=owner_id)
         _ensure_model_available(locked)
         source = (
             ConversationPromptResponse.objects.select_related("prompt")
@@ -198,26 +211,33 @@ def _answer_again(
 
 
 def exchange_regenerate(
-    *, exchange: ConversationPromptResponse, options: Mapping[str, Any] | None = None
+    *,
+    exchange: ConversationPromptResponse,
+    options: Mapping[str, Any] | None = None,
+    owner_id: Any = None,
 ) -> ConversationPromptResponse:
     """Ask again: a sibling of `exchange` (same parent and position, same prompt text) with a
     `streaming` response, which becomes the conversation's current exchange.
 
     Without `options` the prompt's own options are reused; with them, the conversation's defaults
-    overlaid with `options`.
+    overlaid with `options`. `owner_id`: see `_answer_again`.
     """
-    return _answer_again(exchange=exchange, content=None, options=options)
+    return _answer_again(exchange=exchange, content=None, options=options, owner_id=owner_id)
 
 
 def exchange_edit(
-    *, exchange: ConversationPromptResponse, content: str, options: Mapping[str, Any] | None = None
+    *,
+    exchange: ConversationPromptResponse,
+    content: str,
+    options: Mapping[str, Any] | None = None,
+    owner_id: Any = None,
 ) -> ConversationPromptResponse:
     """Edit a prompt: a sibling of `exchange` (same parent and position) with the new text and a
     `streaming` response, which becomes the conversation's current exchange. The old branch stays
     reachable as a sibling. The options are the conversation's defaults overlaid with `options`."""
     if not content.strip():
         raise ValidationFailed(fields={"content": ["This field may not be blank."]})
-    return _answer_again(exchange=exchange, content=content, options=options or {})
+    return _answer_again(exchange=exchange, content=content, options=options or {}, owner_id=owner_id)
 
 
 def _int_metric(value: Any) -> int | None:
@@ -315,35 +335,6 @@ def exchange_interrupt(*, exchange: ConversationPromptResponse, content: str) ->
     return _finish(exchange=exchange, status=AIResponse.Status.INTERRUPTED, content=content)
 
 
-_EXCHANGES = ConversationPromptResponse._meta.db_table
-
-# From an exchange down to a leaf, taking at each level the most recently created alive child.
-_DEEPEST_LEAF_SQL = f"""
-    WITH RECURSIVE descent(id, depth) AS (
-        SELECT id, 0 FROM {_EXCHANGES} WHERE id = %s
-        UNION ALL
-        SELECT child.id, d.depth + 1
-        FROM descent d
-        CROSS JOIN LATERAL (
-            SELECT c.id FROM {_EXCHANGES} c
-            WHERE c.parent_id = d.id AND c.deleted_at IS NULL
-            ORDER BY c.created_at DESC, c.id DESC
-            LIMIT 1
-        ) child
-    )
-    SELECT id FROM descent ORDER BY depth DESC LIMIT 1
-"""  # noqa: S608 - the table name is ours, the value is a parameter
-
-
-def deepest_leaf_id(exchange_id: Any) -> Any:
-    """The leaf reached from an exchange by taking, at each level, the most recently created alive
-    child (the exchange itself when it has none)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_DEEPEST_LEAF_SQL, [exchange_id])
-        (leaf_id,) = cursor.fetchone()
-    return leaf_id
-
-
 def conversation_switch_branch(
     *, conversation: Conversation, exchange: ConversationPromptResponse
 ) -> ConversationPromptResponse:
@@ -355,7 +346,7 @@ def conversation_switch_branch(
     Returns the new current exchange.
     """
     with transaction.atomic():
-        locked = _lock_conversation(conversation.pk)
+        locked = _lock_conversation(conversation.pk, owner_id=conversation.owner_id)
         if not ConversationPromptResponse.objects.filter(pk=exchange.pk, conversation=locked).exists():
             raise NotFound("Exchange not found.")
         leaf_id = deepest_leaf_id(exchange.pk)

@@ -14,8 +14,8 @@ from conversations_app.services.common import UNSET
 from conversations_app.services.folders import folder_for_field
 from conversations_app.services.labels import conversation_set_labels, owned_labels
 from core import services as core_services
-from core.exceptions import ValidationFailed
-from models_app.selectors import aimodel_get_published
+from core.exceptions import NotFound, ValidationFailed
+from models_app.selectors import aimodel_get_published, usable_models
 
 if TYPE_CHECKING:
     from admin_app.models import SystemMessage
@@ -25,17 +25,27 @@ if TYPE_CHECKING:
 SYSTEM_PROMPT_EXCLUSIVE = "Give either a system prompt or a system message, not both."
 
 
-def _published_model(model_ref: UUID | str) -> AIModel:
-    """The published model with this id, or with this Ollama name (`llama3.2:3b`, `:latest` implied)."""
+MODEL_NOT_USABLE = "No model with this id or name is available to you."
+
+
+def _usable_model(model_ref: UUID | str, *, owner_id: Any) -> AIModel:
+    """The published model with this id, or with this Ollama name (`llama3.2:3b`, `:latest` implied),
+    that the owner may use (`models_app.selectors.usable_models`). A model nobody can chat with
+    (unknown, unpublished, deleted) is a 400 on the `model` field; a published one the owner's roles
+    do not allow is a 404 `model_not_found`, as the model lists of the owner do not show it."""
+    lookup: dict[str, Any]
     try:
-        model = aimodel_get_published(model_id=UUID(str(model_ref)))
+        lookup = {"model_id": UUID(str(model_ref))}
     except ValueError:
-        model = aimodel_get_published(name=str(model_ref))
-    if model is None:
-        raise ValidationFailed(
-            "This model is not available.", fields={"model": ["No published model with this id or name."]}
-        )
-    return model
+        lookup = {"name": str(model_ref)}
+    model = aimodel_get_published(**lookup, within=usable_models(user_id=owner_id))
+    if model is not None:
+        return model
+    if aimodel_get_published(**lookup) is not None:
+        raise NotFound(MODEL_NOT_USABLE, code="model_not_found")
+    raise ValidationFailed(
+        "This model is not available.", fields={"model": ["No published model with this id or name."]}
+    )
 
 
 def _active_system_message(system_message_id: UUID | None) -> SystemMessage | None:
@@ -64,13 +74,13 @@ def conversation_create(
     label_ids: list[UUID] | None = None,
     api_key: ApiKey | None = None,
 ) -> Conversation:
-    """A new, empty conversation with a published model (`model_ref`: its id or its Ollama name); the
-    system prompt is free text or an active
+    """A new, empty conversation with a published model the owner may use (`model_ref`: its id or its
+    Ollama name); the system prompt is free text or an active
     system message (not both); `default_options` must already be validated generation options.
     With `api_key`, a conversation started through the API gateway with that key (source `api`)."""
     if system_prompt.strip() and system_message_id is not None:
         raise ValidationFailed(SYSTEM_PROMPT_EXCLUSIVE, code="system_prompt_conflict")
-    model = _published_model(model_ref)
+    model = _usable_model(model_ref, owner_id=owner.pk)
     conversation = Conversation(
         owner=owner,
         model=model,
@@ -137,7 +147,7 @@ def conversation_update(
             owner_id=conversation.owner_id, folder_id=folder_id, field="folder"
         )
     if model_ref is not UNSET:
-        model = _published_model(model_ref)
+        model = _usable_model(model_ref, owner_id=conversation.owner_id)
         fields.update(model=model, model_name=model.name)
     if is_pinned is not UNSET:
         fields["is_pinned"] = is_pinned

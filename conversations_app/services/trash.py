@@ -21,8 +21,8 @@ from conversations_app.models import (
     Note,
     Prompt,
 )
+from conversations_app.selectors.history import deepest_leaf_id
 from conversations_app.services.attachments import attachment_files_release
-from conversations_app.services.chat import deepest_leaf_id
 from core import services as core_services
 from core.exceptions import Conflict, NotFound
 

@@ -43,7 +43,7 @@ from core import services as core_services
 from core.admin import EstimatedCountPaginator
 from core.permissions import ADMIN_ROLE, USER_ROLE
 from models_app.cache import catalogue_cache
-from models_app.models import AIModel, ModelTag, Tag
+from models_app.models import AIModel, ModelTag, RoleModelAccess, Tag
 from models_app.services import refresh_tag_names
 from tests.admin_app.factories import AuditEventFactory, ModelPullFactory, SystemMessageFactory
 from tests.auth_app.factories import DEFAULT_PASSWORD, UserFactory
@@ -119,6 +119,9 @@ MAKERS: dict[type, Callable] = {
     Tag: lambda: ModelTagFactory().tag,
     AIModel: lambda: ModelTagFactory().model,
     ModelTag: ModelTagFactory,
+    RoleModelAccess: lambda: RoleModelAccess.objects.create(
+        role_id=Group.objects.get(name=USER_ROLE).pk, model=AIModelFactory()
+    ),
     SystemMessage: SystemMessageFactory,
     AuditEvent: lambda: AuditEventFactory(actor_repr="alice", before={"title": "a"}, after={"title": "b"}),
     ModelPull: lambda: ModelPullFactory(requested_by=UserFactory()),
@@ -134,7 +137,7 @@ MAKERS: dict[type, Callable] = {
     ConversationLabel: _labelled,
 }
 MODELS = list(MAKERS)
-ADDABLE = [User, Role, Tag, AIModel, SystemMessage]
+ADDABLE = [User, Role, Tag, AIModel, RoleModelAccess, SystemMessage]
 
 
 def test_every_model_of_the_project_has_an_admin():
@@ -1267,6 +1270,7 @@ def test_change_lists_fit_on_a_1400_px_screen(admin_user):
     _labelled()
     key, _ = create_api_key(owner, name=long.strip()[:100])
     record_usage(owner, key, prompt_tokens=1, eval_tokens=1)
+    RoleModelAccess.objects.create(role_id=Group.objects.get(name=USER_ROLE).pk, model=model)
     client = login(admin_user)
     for listed in MODELS:
         # when
@@ -1304,6 +1308,9 @@ def test_publish_and_unpublish_actions(admin_user, django_capture_on_commit_call
 def _rows(model, count: int) -> None:
     for _ in range(count):
         MAKERS[model]()
+    if model is AuditEvent:
+        # Targets of both kinds the list links by name, whatever the migrations happened to record.
+        AuditEventFactory(target_type="auth.group", target_id=str(Group.objects.get(name=USER_ROLE).pk))
 
 
 # Queries of one changelist page for an Admin-role user: session, user, role check, then the page's
@@ -1316,6 +1323,7 @@ CHANGELIST_QUERIES = {
     Tag: 6,
     AIModel: 9,
     ModelTag: 7,
+    RoleModelAccess: 7,  # + the role filter's choices
     SystemMessage: 6,
     AuditEvent: 10,  # + the action and target-type choices, the targets (users, roles) by kind
     ModelPull: 6,
@@ -1375,3 +1383,89 @@ def test_revoke_selected_api_keys(admin_user):
     key.refresh_from_db()
     assert key.revoked_at is not None
     assert AuditEvent.objects.filter(action="api_key_revoked", target_id=str(key.pk)).exists()
+
+
+# --- access: approvals, temporary passwords, role model access ----------------------------------------
+
+
+@pytest.mark.django_db
+def test_approve_and_reject_actions_decide_pending_registrations(admin_user):
+    # given
+    waiting, spam = (UserFactory(is_active=False, approval_status="pending") for _ in range(2))
+    client = login(admin_user)
+    pending = client.get(url(User, "changelist"), {"approval_status__exact": "pending"}).context["cl"]
+    assert set(pending.result_list) == {waiting, spam}
+    # when
+    run_action(client, User, "approve_selected", [waiting])
+    run_action(client, User, "reject_selected", [spam])
+    # then
+    waiting.refresh_from_db()
+    spam.refresh_from_db()
+    assert (waiting.approval_status, waiting.is_active) == ("approved", True)
+    assert (spam.approval_status, spam.deleted_at is not None) == ("rejected", True)
+    actions = dict(
+        AuditEvent.objects.filter(target_id__in=[str(waiting.pk), str(spam.pk)])
+        .exclude(action="created")
+        .values_list("target_id", "action")
+    )
+    assert actions == {str(waiting.pk): "updated", str(spam.pk): "soft_deleted"}
+    assert Client().login(username=waiting.username, password=DEFAULT_PASSWORD)
+
+
+@pytest.mark.django_db
+def test_add_user_form_with_a_temporary_password(admin_user):
+    response = login(admin_user).post(
+        url(User, "add"),
+        {
+            "username": "intern",
+            "email": "intern@example.com",
+            "usable_password": "true",
+            "password1": "a-long-enough-passphrase",
+            "password2": "a-long-enough-passphrase",
+            "password_change_required": "on",
+        },
+    )
+    assert response.status_code == 302
+    created = User.objects.get(username="intern")
+    assert created.password_change_required is True
+    assert created.check_password("a-long-enough-passphrase")
+
+
+@pytest.mark.django_db
+def test_send_password_link_action_mails_an_invitation(admin_user, django_capture_on_commit_callbacks):
+    from django.core import mail
+
+    invited = UserFactory(email="invited@example.com")
+    invited.set_unusable_password()
+    invited.save(update_fields=["password"])
+    with django_capture_on_commit_callbacks(execute=True):
+        run_action(login(admin_user), User, "send_password_link", [invited])
+    assert [message.to for message in mail.outbox] == [["invited@example.com"]]
+    assert "created an OllamaNet account for you" in mail.outbox[0].body
+    assert AuditEvent.objects.filter(action="password_link_sent", target_id=str(invited.pk)).exists()
+
+
+@pytest.mark.django_db
+def test_role_model_access_is_added_and_removed_in_the_admin_and_audited(admin_user):
+    # given
+    client = login(admin_user)
+    role = Role.objects.get(name=USER_ROLE)
+    model = AIModelFactory()
+    # when
+    response = client.post(url(RoleModelAccess, "add"), {"role": role.pk, "model": model.pk, "tag": ""})
+    # then
+    assert response.status_code == 302, response.content
+    entry = RoleModelAccess.objects.get()
+    assert (entry.role_id, entry.model_id) == (role.pk, model.pk)
+    created = AuditEvent.objects.get(target_type="models_app.rolemodelaccess", action="created")
+    assert created.actor_id == admin_user.pk
+    # when neither a model nor a tag is chosen
+    refused = client.post(url(RoleModelAccess, "add"), {"role": role.pk, "model": "", "tag": ""})
+    # then
+    assert refused.status_code == 200
+    assert refused.context["adminform"].form.errors
+    # when removed
+    client.post(url(RoleModelAccess, "delete", entry.pk), {"post": "yes"})
+    # then
+    assert not RoleModelAccess.objects.exists()
+    assert AuditEvent.objects.filter(target_type="models_app.rolemodelaccess", action="deleted").count() == 1

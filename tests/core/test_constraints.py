@@ -19,7 +19,7 @@ from conversations_app.models import (
     Folder,
     Label,
 )
-from models_app.models import ModelTag, Tag
+from models_app.models import ModelTag, RoleModelAccess, Tag
 from tests.admin_app.factories import ModelPullFactory, SystemMessageFactory
 from tests.auth_app.factories import UserFactory
 from tests.conversations_app.factories import (
@@ -66,6 +66,17 @@ def _second_usage_row_without_key() -> None:
 
 def _usage_row() -> ApiUsage:
     return ApiUsage.objects.create(user=UserFactory(), day=timezone.now().date())
+
+
+def _user_role_id() -> int:
+    from django.contrib.auth.models import Group
+
+    return Group.objects.get(name="User").pk
+
+
+def _role_access_twice(**target) -> None:
+    RoleModelAccess.objects.create(role_id=_user_role_id(), **target)
+    RoleModelAccess.objects.create(role_id=_user_role_id(), **target)
 
 
 def _sibling_folder() -> None:
@@ -116,6 +127,11 @@ CASES: dict[str, Callable[[], object]] = {
     "auth_app_apiusage_requests_check": lambda: _update(_usage_row(), requests=-1),
     "auth_app_apiusage_prompt_tokens_check": lambda: _update(_usage_row(), prompt_tokens=-1),
     "auth_app_apiusage_eval_tokens_check": lambda: _update(_usage_row(), eval_tokens=-1),
+    "auth_user_approval_status_valid": lambda: _update(UserFactory(is_active=False), approval_status="maybe"),
+    "auth_user_active_only_if_approved": lambda: _update(UserFactory(), approval_status="pending"),
+    "models_roleaccess_model_xor_tag": lambda: RoleModelAccess.objects.create(role_id=_user_role_id()),
+    "models_roleaccess_model_uniq": lambda: _role_access_twice(model=AIModelFactory()),
+    "models_roleaccess_tag_uniq": lambda: _role_access_twice(tag=TagFactory()),
     "models_tag_name_ci_alive_uniq": lambda: (
         TagFactory(name="Code"),
         Tag.objects.create(name="code", slug="c2"),

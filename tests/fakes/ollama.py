@@ -280,9 +280,8 @@ class _Handler(BaseHTTPRequestHandler):
                     "general.file_type": 15,
                     "general.quantization_version": 2,
                 },
-                "capabilities": self.fake.capabilities.get(
-                    name, ["completion", "tools", "vision", "thinking"]
-                ),
+                # A plain chat model with tools unless `add_model(capabilities=...)` said otherwise.
+                "capabilities": self.fake.capabilities.get(name, ["completion", "tools"]),
                 "modified_at": _now(),
             },
         )

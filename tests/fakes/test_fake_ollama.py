@@ -210,4 +210,4 @@ def test_embed_embeddings_and_ps(client, fake_ollama):
     assert embedded.prompt_eval_count == 4
     assert list(single.embedding) == embedded.embeddings[0]
     assert [m.model for m in client.ps().models] == [DEFAULT_MODEL]
-    assert client.show(DEFAULT_MODEL).capabilities == ["completion", "tools", "vision", "thinking"]
+    assert client.show(DEFAULT_MODEL).capabilities == ["completion", "tools"]

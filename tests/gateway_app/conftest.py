@@ -60,13 +60,13 @@ def gateway_server() -> Iterator[ServerThread]:
 
 
 @pytest.fixture
-def catalogue_model(transactional_db, fake_ollama):
+def catalogue_model(db, fake_ollama):
     """The fake Ollama's model, published in the catalogue."""
     return AIModelFactory(name=DEFAULT_MODEL, family="llama", parameter_size="3.2B", is_active=True)
 
 
 @pytest.fixture
-def api_key(transactional_db, user):
+def api_key(db, user):
     """(ApiKey, the raw key) of `user`, recording, every scope."""
     return create_api_key(user, name="editor")
 

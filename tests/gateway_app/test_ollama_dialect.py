@@ -10,7 +10,7 @@ import pytest
 from conversations_app.models import AIResponse, Conversation, ConversationPromptResponse
 from tests.fakes.ollama import DEFAULT_MODEL, DEFAULT_REPLY
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 REPLY = "".join(DEFAULT_REPLY)
 
 
@@ -79,6 +79,27 @@ def test_unknown_or_unpublished_model_is_ollamas_404(ollama_client, catalogue_mo
             ollama_client.chat(model=name, messages=[{"role": "user", "content": "Hi"}])
         assert exc_info.value.status_code == 404
         assert exc_info.value.error == f"model '{name}' not found"
+    assert fake_ollama.chat_requests == []
+    assert not Conversation.objects.exists()
+
+
+def test_a_model_the_owners_roles_do_not_allow_is_unknown(ollama_client, catalogue_model, user, fake_ollama):
+    from django.contrib.auth.models import Group
+
+    from models_app.models import RoleModelAccess
+    from tests.models_app.factories import AIModelFactory
+
+    # given: the user's only role allows another model
+    allowed = AIModelFactory(name="allowed:1b", is_active=True)
+    role = Group.objects.create(name="Interns")
+    RoleModelAccess.objects.create(role_id=role.pk, model=allowed)
+    user.groups.set([role])
+
+    # then: the catalogue model is neither listed nor answered
+    assert [m.model for m in ollama_client.list().models] == ["allowed:1b"]
+    with pytest.raises(ollama.ResponseError) as exc_info:
+        ollama_client.chat(model=catalogue_model.name, messages=[{"role": "user", "content": "Hi"}])
+    assert exc_info.value.status_code == 404
     assert fake_ollama.chat_requests == []
     assert not Conversation.objects.exists()
 

@@ -13,7 +13,7 @@ from auth_app.models import ApiUsage
 from conversations_app.models import AIResponse, Conversation, ConversationPromptResponse
 from tests.fakes.ollama import DEFAULT_MODEL, DEFAULT_REPLY
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 REPLY = "".join(DEFAULT_REPLY)
 
 

@@ -8,7 +8,7 @@ import pytest
 from tests.conftest import client_for
 from tests.fakes.ollama import DEFAULT_MODEL
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 def test_api_conversations_are_listed_searched_and_exported_by_their_owner_only(

@@ -4,8 +4,11 @@ inference (installed models, pulls), usage reports and database reports, re-expo
 from admin_app.api.serializers.accounts import (
     AdminUserSerializer,
     RoleCreateSerializer,
+    RoleModelAccessSerializer,
+    RoleModelAccessUpdateSerializer,
     RoleSerializer,
     SessionsRevokedSerializer,
+    UserCreateSerializer,
     UserLockSerializer,
     UserRolesSerializer,
 )
@@ -124,6 +127,8 @@ __all__ = [
     "PullCreateSerializer",
     "ReportPageSerializer",
     "RoleCreateSerializer",
+    "RoleModelAccessSerializer",
+    "RoleModelAccessUpdateSerializer",
     "RoleSerializer",
     "ServerConnectionsSerializer",
     "SessionsRevokedSerializer",
@@ -142,6 +147,7 @@ __all__ = [
     "TrashQuerySerializer",
     "UsageQuerySerializer",
     "UserApiQuotaSerializer",
+    "UserCreateSerializer",
     "UserLockSerializer",
     "UserRefSerializer",
     "UserRolesSerializer",

@@ -5,8 +5,15 @@ from __future__ import annotations
 from django.contrib.auth.models import Group
 from rest_framework import serializers
 
-from auth_app.api.serializers import ProfileSerializer
+from auth_app.api.serializers import (
+    ProfileSerializer,
+    StrictCharField,
+    email_field,
+    password_field,
+    username_field,
+)
 from auth_app.services.admin import BUILT_IN_ROLES, LOCK_MINUTES_MAX, LOCK_MINUTES_MIN
+from core.api import StrictKeysMixin
 
 
 class AdminUserSerializer(ProfileSerializer):
@@ -18,6 +25,8 @@ class AdminUserSerializer(ProfileSerializer):
         fields = (
             *ProfileSerializer.Meta.fields,
             "is_superuser",
+            "approval_status",
+            "password_change_required",
             "is_locked",
             "locked_until",
             "failed_login_count",
@@ -26,6 +35,38 @@ class AdminUserSerializer(ProfileSerializer):
             "deleted_at",
         )
         read_only_fields = fields
+
+
+class UserCreateSerializer(StrictKeysMixin, serializers.Serializer):
+    """A new account made by staff: a temporary password, or a link e-mailed to choose one."""
+
+    username = username_field(help_text="3 to 150 letters, digits or . + - _; unique, case-insensitively.")
+    email = email_field(help_text="Unique, case-insensitively; stored lower-cased.")
+    display_name = StrictCharField(max_length=150, required=False, allow_blank=True, default="")
+    roles = serializers.ListField(
+        child=serializers.CharField(max_length=150),
+        allow_empty=False,
+        max_length=50,
+        required=False,
+        help_text="Role names to hold (default: User).",
+    )
+    temporary_password = password_field(
+        required=False,
+        help_text="A password the owner must replace at the first sign-in (checked by the validators). "
+        "Give this or `send_password_link`.",
+    )
+    send_password_link = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="true: e-mail the owner a link (the password-reset flow's) to choose a password.",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        if ("temporary_password" in attrs) == bool(attrs.get("send_password_link")):
+            raise serializers.ValidationError(
+                {"temporary_password": ["Give a temporary password or set send_password_link, not both."]}
+            )
+        return attrs
 
 
 class UserRolesSerializer(serializers.Serializer):
@@ -63,4 +104,45 @@ class RoleSerializer(serializers.ModelSerializer):
 class RoleCreateSerializer(serializers.Serializer):
     name = serializers.CharField(
         max_length=150, help_text="2 to 50 letters, digits, spaces, '-' or '_'; unique (case-insensitive)."
+    )
+
+
+class RoleModelRefSerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
+    name = serializers.CharField(read_only=True, help_text="Ollama model name")
+    is_active = serializers.BooleanField(read_only=True, help_text="Published")
+
+
+class RoleTagRefSerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    slug = serializers.CharField(read_only=True)
+
+
+class RoleModelAccessSerializer(serializers.Serializer):
+    """Which models a role may use. Not `restricted`: every published model."""
+
+    restricted = serializers.BooleanField(
+        read_only=True, help_text="false: no entries, the role may use every published model"
+    )
+    models = RoleModelRefSerializer(many=True, read_only=True, help_text="Models the role may use")
+    tags = RoleTagRefSerializer(
+        many=True, read_only=True, help_text="The role may use the models with these tags"
+    )
+
+
+class RoleModelAccessUpdateSerializer(StrictKeysMixin, serializers.Serializer):
+    models = serializers.ListField(
+        child=serializers.UUIDField(),
+        max_length=1000,
+        required=False,
+        default=list,
+        help_text="Ids of the models the role may use.",
+    )
+    tags = serializers.ListField(
+        child=serializers.UUIDField(),
+        max_length=200,
+        required=False,
+        default=list,
+        help_text="Ids of tags: the role may use every model carrying one. Both lists empty: unrestricted.",
     )

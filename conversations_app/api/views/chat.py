@@ -346,7 +346,7 @@ class ExchangeRegenerateView(ChatAnswerMixin, AsyncAPIView):
     ) -> tuple[ConversationPromptResponse, list, bool]:
         data = validated(RegenerateSerializer, request.data)
         source = exchange_get(user=request.user, conversation_id=conversation_id, exchange_id=exchange_id)
-        exchange = exchange_regenerate(exchange=source, options=data.get("options"))
+        exchange = exchange_regenerate(exchange=source, options=data.get("options"), owner_id=request.user.pk)
         messages = exchange_chat_messages(exchange=exchange, conversation=exchange.conversation)
         return exchange, messages, wants_stream(request, data)
 
@@ -372,7 +372,9 @@ class ExchangeEditView(ChatAnswerMixin, AsyncAPIView):
     ) -> tuple[ConversationPromptResponse, list, bool]:
         data = validated(ExchangeEditSerializer, request.data)
         source = exchange_get(user=request.user, conversation_id=conversation_id, exchange_id=exchange_id)
-        exchange = exchange_edit(exchange=source, content=data["content"], options=data.get("options"))
+        exchange = exchange_edit(
+            exchange=source, content=data["content"], options=data.get("options"), owner_id=request.user.pk
+        )
         messages = exchange_chat_messages(exchange=exchange, conversation=exchange.conversation)
         return exchange, messages, wants_stream(request, data)
 
