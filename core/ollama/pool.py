@@ -349,19 +349,27 @@ class PoolSnapshot:
     def healthy(self) -> list[ServerState]:
         return [state for state in self.states if state.status == HEALTHY]
 
+    def installed_names(self) -> set[str] | None:
+        """Lower-cased names of the models at least one server holds, by each server's last listing
+        (a server down keeps what it last listed); None when no server's listing is known."""
+        known = [state for state in self.states if state.status == HEALTHY or state.models]
+        if not known:
+            return None
+        return {model_key(name) for state in known for name in state.models}
+
     def holders(self, name: str) -> list[str]:
         """The servers (healthy or not) whose last listing has this model."""
         return [state.url for state in self.states if state.has(name)]
 
 
 def refresh_servers(*, force: bool = False, urls: Iterable[str] | None = None) -> PoolSnapshot:
-    """Check the servers whose next check is due (all of them with `force`) at the same time, store
-    what was found, and return the state of every server of the pool."""
+    """Check at the same time the servers whose next check is due, and with `force` those of `urls`
+    (default: all) whatever their schedule; store what was found, and return every server's state."""
     pool = server_urls()
-    wanted = set(urls) if urls is not None else set(pool)
+    forced = set(pool if urls is None else urls) if force else set()
     states = stored_states(pool) or {url: ServerState(url=url) for url in pool}
     now = time.time()
-    due = [url for url in pool if url in wanted and (force or states[url].next_check_at <= now)]
+    due = [url for url in pool if url in forced or states[url].next_check_at <= now]
     tags: dict[str, list[dict[str, Any]]] = {}
     if due:
         with ThreadPoolExecutor(max_workers=min(8, len(due)), thread_name_prefix="ollama-check") as executor:
@@ -415,16 +423,6 @@ def _in_flight(connection: Any, urls: list[str]) -> dict[str, int]:
         url: sum(max(0, int(count)) for worker, count in counts.items() if worker in alive)
         for url, counts in zip(urls, hashes, strict=True)
     }
-
-
-def installed_model_names() -> set[str] | None:
-    """Lower-cased names of the models at least one server holds, by the last listing of each server
-    (a server down keeps what it last listed); None when no server's listing is known."""
-    states = refresh_servers().states
-    known = [state for state in states if state.status == HEALTHY or state.models]
-    if not known:
-        return None
-    return {model_key(name) for state in known for name in state.models}
 
 
 def forget_view() -> None:

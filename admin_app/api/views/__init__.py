@@ -13,6 +13,8 @@ from admin_app.api.views.database import (
     DatabaseTablesView,
 )
 from admin_app.api.views.inference import (
+    InferenceServerListView,
+    InferenceSyncView,
     InstalledModelListView,
     InstalledModelView,
     ModelPullEventsView,
@@ -32,6 +34,8 @@ __all__ = [
     "DatabaseSlowStatementsView",
     "DatabaseTablesView",
     "FeedbackUsageView",
+    "InferenceServerListView",
+    "InferenceSyncView",
     "InstalledModelListView",
     "InstalledModelView",
     "ModelPullEventsView",
