@@ -80,7 +80,7 @@ def test_the_servers_report_health_models_and_requests_in_flight_without_queries
     third.stop()
     redis = get_redis_connection("default")
     redis.hset(pool.inflight_key(first.url), "worker-a", 2)
-    redis.set(pool._worker_prefix() + "worker-a", 1, ex=60)
+    redis.set(pool.worker_key_prefix() + "worker-a", 1, ex=60)
 
     # when: authentication and the Admin role are the only queries
     with django_assert_num_queries(2):
@@ -326,7 +326,7 @@ def test_the_task_follows_a_model_deleted_outside_ollamanet_once_the_server_is_d
     before = status_of(catalogue["gained"])
     stored = pool.stored_states()
     assert stored is not None
-    pool._store(replace(stored[fake_pool[2].url], next_check_at=0), None)
+    pool.store_state(replace(stored[fake_pool[2].url], next_check_at=0), None)
     sync_inference()
 
     # then

@@ -159,7 +159,7 @@ def test_in_flight_counts_are_shared_through_redis_and_a_crashed_workers_expire(
     pool.refresh_servers(force=True)
     redis = get_redis_connection("default")
     redis.hset(pool.inflight_key(first.url), "other-worker", 2)
-    redis.set(pool._worker_prefix() + "other-worker", 1, ex=60)
+    redis.set(pool.worker_key_prefix() + "other-worker", 1, ex=60)
     redis.hset(pool.inflight_key(second.url), "crashed-worker", 3)  # its key has expired
 
     # when
