@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+import redis.asyncio as aioredis
 from asgiref.sync import async_to_sync
 from django_redis import get_redis_connection
 
@@ -321,3 +322,42 @@ def test_a_message_for_a_model_no_server_has_is_a_409_through_the_api(api_client
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "model_not_installed"
     assert sum(chats(server) for server in fake_pool) == 3  # each one asked once, none twice
+
+
+def test_choosing_a_server_costs_one_redis_round_trip_that_also_refreshes_the_view(
+    fake_pool, monkeypatch, settings
+):
+    # given: the view is due on every request, and this process has routed once (view loaded)
+    settings.OLLAMA_POOL_VIEW_SECONDS = 0
+    first, _second, third = fake_pool
+    pool.refresh_servers(force=True)
+    answer()
+    commands: list[str] = []
+    execute = aioredis.Redis.execute_command
+
+    async def counted(self, *args, **kwargs):
+        commands.append(str(args[0]))
+        return await execute(self, *args, **kwargs)
+
+    monkeypatch.setattr(aioredis.Redis, "execute_command", counted)
+
+    def route(model: str) -> tuple[list[str], str]:
+        async def run() -> tuple[list[str], str]:
+            commands.clear()
+            stream = await open_chat_stream(model=model, messages=HELLO)
+            before_the_answer = list(commands)
+            await stream.aclose()
+            return before_the_answer, stream.server  # type: ignore[attr-defined]
+
+        return run_in_server_thread(run)
+
+    # when / then: one script picks the server and reads the servers' states along
+    assert route(DEFAULT_MODEL) == (["EVALSHA"], first.url)
+
+    # when another worker's check finds a model on the third server, the view read with the choice
+    # sends the request there at once (choosing again), not to servers that lack it
+    third.add_model(MISTRAL)
+    pool.refresh_servers(force=True, urls=[third.url])
+    _, server = route(MISTRAL)
+    assert server == third.url
+    assert [chats(server) for server in fake_pool] == [2, 0, 1]  # the first: the two above

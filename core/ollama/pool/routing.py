@@ -233,6 +233,7 @@ async def acquire(candidates: list[str], *, refresh_view: list[str] | None = Non
     except CACHE_ERRORS as exc:
         pool_outage.record(exc, "count request in flight")
         return Lease(candidates[0], counted=False)
+    _WorkerKey.seen()
     if states:
         _view.update(states, raw)
     return Lease(candidates[int(best) - 1], counted=True)
@@ -268,9 +269,9 @@ class PooledChatStream(ChatStream):
 
     async def _chunks(self) -> AsyncIterator[dict[str, Any]]:
         async for chunk in self._inner:
-            if self._lease.counted:
-                await _keep_worker_alive()
             yield chunk
+            if self._lease.counted:  # after the chunk went out, never before it
+                await _keep_worker_alive()
 
     async def aclose(self) -> None:
         try:
@@ -279,16 +280,21 @@ class PooledChatStream(ChatStream):
             await self._lease.release()
 
 
-_worker_seen_at = float("-inf")
+class _WorkerKey:
+    """When this process last set its worker key (the acquire and release scripts set it too)."""
+
+    seen_at = float("-inf")
+
+    @classmethod
+    def seen(cls) -> None:
+        cls.seen_at = time.monotonic()
 
 
 async def _keep_worker_alive() -> None:
     """Refresh this worker's key, at most every third of its TTL, while its streams go on."""
-    global _worker_seen_at
-    now = time.monotonic()
-    if now - _worker_seen_at < WORKER_TTL / 3 or pool_outage.active():
+    if time.monotonic() - _WorkerKey.seen_at < WORKER_TTL / 3 or pool_outage.active():
         return
-    _worker_seen_at = now
+    _WorkerKey.seen()
     worker = worker_id()
     try:
         await _async_redis().set(worker_key_prefix() + worker, 1, ex=WORKER_TTL)
@@ -324,6 +330,9 @@ async def routed(model: str, send: Callable[[AsyncOllamaClient], Awaitable[T]]) 
     lease = await acquire(first or rest, refresh_view=refresh)
     if refresh:  # the view just read may order the servers differently
         first, rest = plan(model, urls)
+        if first and lease.url not in first:  # e.g. the model was pulled elsewhere: choose again
+            await lease.release()
+            lease = await acquire(first)
     order = [lease.url] + [url for url in first + rest if url != lease.url]
     missing: ApplicationError | None = None
     failure: ApplicationError | None = None
