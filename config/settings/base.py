@@ -161,7 +161,7 @@ MEDIA_URL = "media/"
 OLLAMA_URL = env("OLLAMA_URL", default="http://127.0.0.1:11434")
 # Several Ollama servers (comma-separated URLs), in order of preference; empty: the one OLLAMA_URL.
 OLLAMA_URLS = env.list("OLLAMA_URLS", default=[])
-# The pool (core/ollama/pool.py): a healthy server's models are read again after this many seconds;
+# The pool (core/ollama/pool/): a healthy server's models are read again after this many seconds;
 # a failing one is checked again after the backoff, doubled per failure up to the maximum; each
 # process's view of the servers' state is read from Redis again when older than OLLAMA_POOL_VIEW_SECONDS.
 OLLAMA_POOL_REFRESH_SECONDS = 30.0

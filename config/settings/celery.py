@@ -43,7 +43,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 300.0,
     },
     # Ollama servers due for a check are checked, and the catalogue's install status follows what they
-    # hold (core/ollama/pool.py, admin_app/services/servers.py): within a minute of any change.
+    # hold (core/ollama/pool/, admin_app/services/servers.py): within a minute of any change.
     "sync-inference": {
         "task": "admin_app.tasks.sync_inference",
         "schedule": 15.0,
