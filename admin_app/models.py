@@ -4,6 +4,7 @@ staff start in Ollama."""
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower, Now
@@ -103,6 +104,12 @@ class ModelPull(BaseModel):
     task_id = models.CharField(max_length=64, blank=True, default="", help_text="Id of the Celery task")
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    servers = ArrayField(
+        models.CharField(max_length=300),
+        default=list,
+        blank=True,
+        help_text="The Ollama servers the model is pulled onto (their URLs), in order",
     )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

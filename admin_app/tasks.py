@@ -1,10 +1,12 @@
-"""Background work of the administration: model pulls into Ollama."""
+"""Background work of the administration: model pulls into Ollama, the servers' checks and the
+catalogue following what they hold."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
 from admin_app.services.inference import model_pull_run
+from admin_app.services.servers import catalogue_sync
 
 
 # Acknowledged when it starts, unlike the other tasks: a pull can outlast the broker's visibility
@@ -16,3 +18,14 @@ def pull_model(pull_id: str) -> str | None:
     left alone). Returns the pull's final status."""
     pull = model_pull_run(pull_id=pull_id)
     return None if pull is None else pull.status
+
+
+@shared_task(name="admin_app.tasks.sync_inference", ignore_result=True)
+def sync_inference() -> dict[str, list[str]] | None:
+    """Check the Ollama servers that are due (healthy ones every OLLAMA_POOL_REFRESH_SECONDS, failing
+    ones after their backoff) and make the catalogue's install status follow what they hold.
+    Idempotent. Returns the names whose status changed (None while no server's listing is known)."""
+    outcome = catalogue_sync()
+    if not outcome.synced:
+        return None
+    return {"installed": outcome.installed, "not_installed": outcome.not_installed}

@@ -2,12 +2,13 @@
 
 - `/health/live` answers 200 as long as the process serves requests; it touches nothing else, so an
   orchestrator never restarts a healthy process because a dependency is down.
-- `/health/ready` checks PostgreSQL, Redis (the cache), the task queue's broker and Ollama at the same
-  time, each with a short timeout, and reports each one's status and latency. PostgreSQL down → 503
-  (the process cannot serve anything); only another one down → 200 with status "degraded" and the
-  features that are running without it under "degraded" (e.g. `["cache", "throttling"]`: reads come
-  from PostgreSQL and requests are not counted; `background_tasks`: work waits for the periodic sweeps
-  or is refused with 503; `chat`: chat answers 503).
+- `/health/ready` checks PostgreSQL, Redis (the cache), the task queue's broker and Ollama (every
+  server of `OLLAMA_URLS`; up while one answers) at the same time, each with a short timeout, and
+  reports each one's status and latency. PostgreSQL down → 503 (the process cannot serve anything);
+  only another one down → 200 with status "degraded" and the features that are running without it
+  under "degraded" (e.g. `["cache", "throttling"]`: reads come from PostgreSQL and requests are not
+  counted; `background_tasks`: work waits for the periodic sweeps or is refused with 503; `chat`: chat
+  answers 503).
 
 PostgreSQL is checked on a connection of its own, not the pool's: a full or broken pool must not make
 the probe hang, and the probe must not take a connection requests are waiting for.
@@ -30,6 +31,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django_redis import get_redis_connection
+
+from core.ollama.pool import server_urls
 
 logger = logging.getLogger(__name__)
 
@@ -87,12 +90,30 @@ def check_task_queue() -> dict[str, Any] | None:
     return None
 
 
-def check_ollama() -> dict[str, Any] | None:
-    """Ollama's `/api/version`, once, without the client's retries."""
-    url = settings.OLLAMA_URL.rstrip("/") + "/api/version"
-    response = httpx.get(url, timeout=settings.HEALTH_CHECK_TIMEOUT)
+def _ollama_version(url: str) -> str:
+    response = httpx.get(url + "/api/version", timeout=settings.HEALTH_CHECK_TIMEOUT)
     response.raise_for_status()
-    return {"version": response.json().get("version", "")}
+    return str(response.json().get("version", ""))
+
+
+def check_ollama() -> dict[str, Any] | None:
+    """Ollama's `/api/version`, once, without the client's retries; with several servers
+    (`OLLAMA_URLS`) all of them at the same time, each reported, and Ollama is up while one answers."""
+    urls = server_urls()
+    if len(urls) == 1:
+        return {"version": _ollama_version(urls[0])}
+    servers: dict[str, dict[str, str]] = {}
+    with ThreadPoolExecutor(max_workers=min(8, len(urls)), thread_name_prefix="health-ollama") as pool:
+        futures = {url: pool.submit(_ollama_version, url) for url in urls}
+        for url, future in futures.items():
+            try:
+                servers[url] = {"status": OK, "version": future.result()}
+            except Exception as exc:
+                servers[url] = {"status": DOWN, "error": f"{type(exc).__name__}: {exc}".strip()[:300]}
+    answering = [result for result in servers.values() if result["status"] == OK]
+    if not answering:
+        raise ConnectionError(f"none of the {len(urls)} Ollama servers answered")
+    return {"version": answering[0]["version"], "servers": servers}
 
 
 CHECKS: dict[str, Callable[[], dict[str, Any] | None]] = {

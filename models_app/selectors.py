@@ -35,6 +35,7 @@ from django.db.models.functions import Coalesce, Greatest, Lower
 
 from auth_app import selectors as account_selectors
 from core.exceptions import NotFound, ValidationFailed
+from core.ollama.pool import normalise_model_name
 from models_app.filters import AIModelFilter
 from models_app.models import NAME_LETTERS_APART, AIModel, ModelTag, RoleModelAccess, Tag
 
@@ -67,14 +68,6 @@ class AIModelSearch:
 
     queryset: QuerySet[AIModel]
     match: SearchMatch
-
-
-def normalise_model_name(name: str) -> str:
-    """Ollama's reading of a model name: trimmed, and `:latest` when no tag is given."""
-    name = name.strip()
-    if name and ":" not in name.rsplit("/", 1)[-1]:
-        name = f"{name}:latest"
-    return name
 
 
 def alive_tags_prefetch() -> Prefetch:

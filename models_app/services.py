@@ -230,6 +230,53 @@ def aimodel_install_state_set(
     return model
 
 
+@dataclass(frozen=True)
+class InstallSync:
+    """What following the servers changed: names now installed, and names no longer installed."""
+
+    installed: list[str] = field(default_factory=list)
+    not_installed: list[str] = field(default_factory=list)
+
+
+def aimodel_install_states_sync(*, installed_names: Iterable[str]) -> InstallSync:
+    """Make the catalogue's install status follow what the Ollama servers hold: an alive model whose
+    name is among `installed_names` becomes installed (it may have been pulled outside OllamaNet, or
+    its failed pull retried by hand), an installed one that is not becomes not installed. Models being
+    pulled are left to their pull. Two UPDATEs at most; the cache is invalidated when one changed rows.
+    """
+    wanted = {normalise_model_name(name).lower() for name in installed_names}
+    rows = AIModel.objects.exclude(install_status=InstallStatus.PULLING).values_list(
+        "pk", "name", "install_status"
+    )
+    gained = [
+        (pk, name)
+        for pk, name, status in rows
+        if name.lower() in wanted and status != InstallStatus.INSTALLED
+    ]
+    lost = [
+        (pk, name)
+        for pk, name, status in rows
+        if name.lower() not in wanted and status == InstallStatus.INSTALLED
+    ]
+    now = timezone.now()
+    with transaction.atomic():
+        if gained:
+            AIModel.objects.filter(pk__in=[pk for pk, _ in gained]).exclude(
+                install_status=InstallStatus.PULLING
+            ).update(
+                install_status=InstallStatus.INSTALLED, install_progress=100, install_error="", updated_at=now
+            )
+        if lost:
+            AIModel.objects.filter(
+                pk__in=[pk for pk, _ in lost], install_status=InstallStatus.INSTALLED
+            ).update(install_status=InstallStatus.NOT_INSTALLED, install_progress=0, updated_at=now)
+        if gained or lost:
+            catalogue_cache.invalidate_on_commit()
+    return InstallSync(
+        installed=sorted(name for _, name in gained), not_installed=sorted(name for _, name in lost)
+    )
+
+
 # --- tags of a model ------------------------------------------------------------------------------
 
 

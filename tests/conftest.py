@@ -11,7 +11,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from core.permissions import ADMIN_ROLE
 from tests.auth_app.factories import UserFactory
-from tests.fakes.ollama import fake_ollama, ollama_down  # noqa: F401 - fixtures for every test
+from tests.fakes.ollama import fake_ollama, fake_pool, ollama_down  # noqa: F401 - fixtures for every test
 
 
 @pytest.fixture(scope="session")

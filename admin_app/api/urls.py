@@ -5,7 +5,8 @@ users/, roles/, audit-events/                    accounts and the audit trail
 api-keys/, users/{id}/api-quota/                 API keys and API quotas
 models/, tags/, system-messages/                 the catalogue and the system messages
 inference/pulls/, inference/pulls/{id}/events/   model pulls into Ollama and their progress (SSE)
-inference/models/, inference/models/{name}/      the models Ollama has installed
+inference/models/, inference/models/{name}/      the models the Ollama servers have installed
+inference/servers/, inference/sync/              the Ollama servers; the catalogue following them
 usage/, usage/feedback/, usage/api/              usage statistics
 database/{health,tables,connections,slow-statements,migrations}/   database reports
 """
@@ -36,6 +37,8 @@ platform_urlpatterns = [
         name="admin-model-pull-events",
     ),
     *platform_router.urls,
+    path("inference/servers/", views.InferenceServerListView.as_view(), name="admin-inference-server-list"),
+    path("inference/sync/", views.InferenceSyncView.as_view(), name="admin-inference-sync"),
     path("inference/models/", views.InstalledModelListView.as_view(), name="admin-installed-model-list"),
     # Ollama names may hold '/', ':' and '.', e.g. hf.co/org/model:Q4_K_M.
     re_path(

@@ -11,7 +11,14 @@ from admin_app.selectors.database import (
     database_slow_statements,
     database_tables,
 )
-from admin_app.selectors.inference import InstalledModel, model_pull_get, model_pull_list, ollama_model_list
+from admin_app.selectors.inference import (
+    InferenceServer,
+    InstalledModel,
+    inference_server_list,
+    model_pull_get,
+    model_pull_list,
+    ollama_model_list,
+)
 from admin_app.selectors.system_messages import (
     system_message_get,
     system_message_get_active,
@@ -21,6 +28,7 @@ from admin_app.selectors.system_messages import (
 
 __all__ = [
     "ConnectionsSummary",
+    "InferenceServer",
     "InstalledModel",
     "SlowStatements",
     "audit_event_list",
@@ -29,6 +37,7 @@ __all__ = [
     "database_migrations",
     "database_slow_statements",
     "database_tables",
+    "inference_server_list",
     "model_pull_get",
     "model_pull_list",
     "ollama_model_list",

@@ -8,6 +8,7 @@ from admin_app.services.inference import (
     model_pull_run,
     ollama_model_delete,
 )
+from admin_app.services.servers import CatalogueSync, catalogue_sync
 from admin_app.services.system_messages import (
     system_message_create,
     system_message_restore,
@@ -16,8 +17,10 @@ from admin_app.services.system_messages import (
 )
 
 __all__ = [
+    "CatalogueSync",
     "PullRequestOutcome",
     "aimodel_create_from_ollama",
+    "catalogue_sync",
     "model_pull_request",
     "model_pull_run",
     "ollama_model_delete",

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.db import models
 
-from core.ollama import OllamaClient
+from core.ollama import OllamaClient, pool
 from models_app import services as catalogue
 from models_app.models import AIModel, InstallStatus, ModelType, size_label
 from models_app.selectors import normalise_model_name
@@ -108,7 +108,8 @@ def aimodel_create_from_ollama(
     model; nothing is written then. The name must be free in the catalogue (400 otherwise).
     """
     name = normalise_model_name(name)
-    with OllamaClient() as client:
+    holders = pool.refresh_servers().holders(name)  # a server that has it, by the last check
+    with OllamaClient(holders[0] if holders else pool.server_urls()[0]) as client:
         show = client.show(name)
         listing = ollama_listing_entry(client.tags(), name)
     return catalogue.aimodel_create(

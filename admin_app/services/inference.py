@@ -32,8 +32,15 @@ from django.utils import timezone
 from admin_app.models import ACTIVE_PULL_STATUSES, ModelPull, PullStatus
 from admin_app.services.catalogue import ollama_listing_entry
 from core.audit import audit_record
-from core.exceptions import ApplicationError, BadGateway, Conflict, NotFound, ValidationFailed
-from core.ollama import OllamaClient
+from core.exceptions import (
+    ApplicationError,
+    BadGateway,
+    Conflict,
+    NotFound,
+    ServiceUnavailable,
+    ValidationFailed,
+)
+from core.ollama import UNREACHABLE_MESSAGE, OllamaClient, pool
 from core.queue import enqueue_on_commit, require_task_queue
 from models_app import services as catalogue
 from models_app.models import AIModel, InstallStatus
@@ -89,6 +96,46 @@ class PullProgress:
             self.percent = max(self.percent, min(99, self.completed_bytes * 100 // self.total_bytes))
 
 
+class ServersPullProgress:
+    """The progress of one pull onto several servers, one after the other: bytes added up, the percent
+    the mean of the servers' (so 100 only once every server succeeded)."""
+
+    def __init__(self, servers: list[str]) -> None:
+        self.servers = servers
+        self.parts = [PullProgress() for _ in servers]
+        self.current = 0
+
+    def advance(self, line: dict[str, Any]) -> None:
+        self.parts[self.current].advance(line)
+
+    @property
+    def detail(self) -> str:
+        detail = self.parts[self.current].detail
+        if len(self.servers) > 1:
+            detail = f"{detail} ({self.servers[self.current]})"
+        return detail[:DETAIL_MAX_LENGTH]
+
+    @property
+    def completed_bytes(self) -> int:
+        return sum(part.completed_bytes for part in self.parts)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(part.total_bytes for part in self.parts)
+
+    @property
+    def percent(self) -> int:
+        return sum(part.percent for part in self.parts) // len(self.parts)
+
+    @property
+    def succeeded(self) -> bool:
+        return all(part.succeeded for part in self.parts)
+
+    @property
+    def any_succeeded(self) -> bool:
+        return any(part.succeeded for part in self.parts)
+
+
 class ProgressThrottle:
     """Says when progress is worth writing: on each new whole percent, or once `interval` seconds
     have passed since the last write."""
@@ -142,8 +189,21 @@ def _enqueue_on_commit(pull: ModelPull) -> None:
     enqueue_on_commit("admin_app.tasks.pull_model", str(pull.pk), task_id=pull.task_id, on_failure=not_queued)
 
 
-def _record_installed(model_name: str, listing: Mapping[str, Any], requested_by: Any) -> ModelPull:
-    """Ollama has the model already: a pull that is done the moment it is asked for."""
+def target_servers(server: str | None) -> list[str]:
+    """The servers a pull or delete is for: the one named (one of the pool's), or all of them."""
+    urls = pool.server_urls()
+    if server is None or server == "":
+        return urls
+    wanted = server.strip().rstrip("/")
+    if wanted not in urls:
+        raise ValidationFailed(fields={"server": [f"Not one of the Ollama servers: {', '.join(urls)}."]})
+    return [wanted]
+
+
+def _record_installed(
+    model_name: str, listing: Mapping[str, Any], requested_by: Any, servers: list[str]
+) -> ModelPull:
+    """The servers have the model already: a pull that is done the moment it is asked for."""
     size = listing.get("size")
     if not isinstance(size, int):
         size = 0
@@ -157,6 +217,7 @@ def _record_installed(model_name: str, listing: Mapping[str, Any], requested_by:
             total_bytes=size,
             percent=100,
             requested_by=requested_by,
+            servers=servers,
             started_at=now,
             finished_at=now,
         )
@@ -169,11 +230,14 @@ def _record_installed(model_name: str, listing: Mapping[str, Any], requested_by:
     return pull
 
 
-def model_pull_request(*, model_name: str, requested_by: Any = None) -> PullRequestOutcome:
-    """Ask Ollama to download a model, in the background (see the module's docstring).
+def model_pull_request(
+    *, model_name: str, requested_by: Any = None, server: str | None = None
+) -> PullRequestOutcome:
+    """Ask Ollama to download a model, in the background (see the module's docstring), onto `server`
+    or every server of the pool that answers and lacks it (400 for a server not in the pool).
 
-    ServiceUnavailable (503) when Ollama is unreachable, TaskQueueUnavailable (503) when the task
-    queue is: nothing is queued then. A queued or running
+    ServiceUnavailable (503) when no server targeted is reachable, TaskQueueUnavailable (503) when
+    the task queue is: nothing is queued then. A queued or running
     pull without progress for INFERENCE_PULL_STALE_SECONDS is taken for dead, ended `failed`, and
     replaced by a new one.
     """
@@ -182,6 +246,7 @@ def model_pull_request(*, model_name: str, requested_by: Any = None) -> PullRequ
     assert longest is not None  # a CharField's
     if not model_name or len(model_name) > longest:
         raise ValidationFailed(fields={"model": [f"A model name has 1 to {longest} characters."]})
+    targets = target_servers(server)
     active = _active_pull(model_name)
     if active is not None and not _is_stale(active):
         return PullRequestOutcome(pull=active, started=False)
@@ -189,15 +254,22 @@ def model_pull_request(*, model_name: str, requested_by: Any = None) -> PullRequ
         _finish(
             active, status=PullStatus.FAILED, error="The pull made no progress for too long; it was given up."
         )
-    with OllamaClient() as client:
-        listing = ollama_listing_entry(client.tags(), model_name)
-    if listing is not None:
-        return PullRequestOutcome(pull=_record_installed(model_name, listing, requested_by), started=False)
+    checked = pool.refresh_servers(force=True, urls=targets)
+    states = [state for state in checked.states if state.url in targets and state.status == pool.HEALTHY]
+    if not states:
+        raise ServiceUnavailable(UNREACHABLE_MESSAGE, code="ollama_unavailable")
+    lacking = [state.url for state in states if not state.has(model_name)]
+    if not lacking:
+        listing = ollama_listing_entry(checked.tags.get(states[0].url, []), model_name) or {}
+        holders = [state.url for state in states]
+        return PullRequestOutcome(
+            pull=_record_installed(model_name, listing, requested_by, holders), started=False
+        )
     require_task_queue()  # 503 rather than a pull that nothing will run
     try:
         with transaction.atomic():
             pull = ModelPull.objects.create(
-                model_name=model_name, requested_by=requested_by, task_id=str(uuid.uuid4())
+                model_name=model_name, requested_by=requested_by, task_id=str(uuid.uuid4()), servers=lacking
             )
             audit_record(
                 action=PULL_REQUESTED, target=pull, after={"model_name": model_name, "status": pull.status}
@@ -212,7 +284,7 @@ def model_pull_request(*, model_name: str, requested_by: Any = None) -> PullRequ
     return PullRequestOutcome(pull=pull, started=True)
 
 
-def _write_progress(pull: ModelPull, model: AIModel | None, progress: PullProgress) -> None:
+def _write_progress(pull: ModelPull, model: AIModel | None, progress: ServersPullProgress) -> None:
     ModelPull.objects.filter(pk=pull.pk, status=PullStatus.RUNNING).update(
         detail=progress.detail,
         completed_bytes=progress.completed_bytes,
@@ -226,7 +298,7 @@ def _write_progress(pull: ModelPull, model: AIModel | None, progress: PullProgre
         )
 
 
-def _fail(pull: ModelPull, model: AIModel | None, progress: PullProgress, message: str) -> ModelPull:
+def _fail(pull: ModelPull, model: AIModel | None, progress: ServersPullProgress, message: str) -> ModelPull:
     with transaction.atomic():
         pull = _finish(
             pull,
@@ -237,7 +309,9 @@ def _fail(pull: ModelPull, model: AIModel | None, progress: PullProgress, messag
             total_bytes=progress.total_bytes,
             percent=progress.percent,
         )
-        if model is not None:
+        if model is not None and progress.any_succeeded:  # some servers have it now
+            catalogue.aimodel_install_state_set(model=model, status=InstallStatus.INSTALLED, error=message)
+        elif model is not None:
             catalogue.aimodel_install_state_set(
                 model=model, status=InstallStatus.FAILED, progress=progress.percent, error=message
             )
@@ -258,31 +332,28 @@ def model_pull_run(*, pull_id: uuid.UUID | str) -> ModelPull | None:
     if not started or pull is None:
         return pull
     model = _catalogue_model(pull.model_name)
-    progress = PullProgress()
+    servers = list(pull.servers) or pool.server_urls()
+    progress = ServersPullProgress(servers)
     throttle = ProgressThrottle(settings.INFERENCE_PULL_PROGRESS_INTERVAL)
     if model is not None:
         catalogue.aimodel_install_state_set(model=model, status=InstallStatus.PULLING, progress=0)
     try:
-        with OllamaClient() as client:
-            for line in client.pull(pull.model_name):
-                progress.advance(line)
-                if progress.succeeded:
-                    break
-                if throttle.due(progress.percent):
-                    _write_progress(pull, model, progress)
-        if not progress.succeeded:
-            raise BadGateway("Ollama ended the pull before it succeeded.", code="ollama_stream")
+        _pull_onto(pull, servers, progress, throttle, model)
     except ApplicationError as exc:
         message = exc.message
         if exc.code == "model_not_installed":  # Ollama's 404: the registry has no such model
             message = (
                 f"Ollama cannot find this model: {'; '.join(exc.fields.get('model', [])) or 'not found'}"
             )
+        if len(servers) > 1:
+            message = f"{servers[progress.current]}: {message}"
         logger.warning("pull of %s failed: %s", pull.model_name, message)
         return _fail(pull, model, progress, message)
     except Exception as exc:
         _fail(pull, model, progress, f"The pull failed unexpectedly ({type(exc).__name__}).")
         raise
+    finally:
+        pool.refresh_servers(force=True, urls=servers)  # chats find the model at once
     with transaction.atomic():
         pull = _finish(
             pull,
@@ -297,29 +368,72 @@ def model_pull_run(*, pull_id: uuid.UUID | str) -> ModelPull | None:
     return pull
 
 
-def ollama_model_delete(*, model_name: str) -> None:
-    """Remove a model from Ollama and mark its catalogue entry (if any) not installed.
+def _pull_onto(
+    pull: ModelPull,
+    servers: list[str],
+    progress: ServersPullProgress,
+    throttle: ProgressThrottle,
+    model: AIModel | None,
+) -> None:
+    """Download the model onto each server in turn, writing progress as it goes."""
+    for index, url in enumerate(servers):
+        progress.current = index
+        with OllamaClient(url) as client:
+            for line in client.pull(pull.model_name):
+                progress.advance(line)
+                if progress.parts[index].succeeded:
+                    break
+                if throttle.due(progress.percent):
+                    _write_progress(pull, model, progress)
+        if not progress.parts[index].succeeded:
+            raise BadGateway("Ollama ended the pull before it succeeded.", code="ollama_stream")
 
-    NotFound (404) when Ollama has no such model, Conflict (409) while a pull of it is queued or
-    running, ServiceUnavailable (503) when Ollama is unreachable.
+
+def ollama_model_delete(*, model_name: str, server: str | None = None) -> list[str]:
+    """Remove a model from `server` or from every server of the pool that has it; the catalogue entry
+    (if any) stays installed while another server holds the model, not installed otherwise. Returns
+    the servers it was removed from.
+
+    NotFound (404) when no server targeted has the model, Conflict (409) while a pull of it is queued
+    or running, ServiceUnavailable (503) when the servers that might have it are unreachable,
+    ValidationFailed (400) for a server not in the pool.
     """
     model_name = normalise_model_name(model_name)
+    targets = target_servers(server)
     if _active_pull(model_name) is not None:
         raise Conflict("A pull of this model is under way; wait for it to end.", code="pull_in_progress")
-    try:
-        with OllamaClient() as client:
-            client.delete(model_name)
-    except Conflict as exc:
-        if exc.code != "model_not_installed":
-            raise
-        raise NotFound(f"Ollama has no model named '{model_name}'.", code="ollama_model_not_found") from exc
+    deleted: list[str] = []
+    unreachable: ApplicationError | None = None
+    for url in targets:
+        try:
+            with OllamaClient(url) as client:
+                client.delete(model_name)
+        except Conflict as exc:
+            if exc.code != "model_not_installed":
+                raise
+            continue
+        except ServiceUnavailable as exc:
+            logger.warning("deleting %s: Ollama server %s is unreachable", model_name, url)
+            unreachable = unreachable or exc
+            continue
+        deleted.append(url)
+    if not deleted and unreachable is not None:
+        raise unreachable
+    if not deleted:
+        raise NotFound(f"Ollama has no model named '{model_name}'.", code="ollama_model_not_found")
+    held_elsewhere = bool(pool.refresh_servers(force=True, urls=deleted).holders(model_name))
     with transaction.atomic():
         audit_record(
             action=OLLAMA_MODEL_DELETED,
             target_type="ollama.model",
             target_id=model_name[:64],
             before={"model_name": model_name},
+            after={"deleted_from": deleted},
         )
         model = _catalogue_model(model_name)
-        if model is not None and model.install_status != InstallStatus.NOT_INSTALLED:
-            catalogue.aimodel_install_state_set(model=model, status=InstallStatus.NOT_INSTALLED, progress=0)
+        status = InstallStatus.INSTALLED if held_elsewhere else InstallStatus.NOT_INSTALLED
+        if model is not None and model.install_status != status:
+            catalogue.aimodel_install_state_set(
+                model=model, status=status, progress=100 if held_elsewhere else 0
+            )
+    return deleted

@@ -190,6 +190,15 @@ MEDIA_URL = "media/"
 OLLAMA_URL = env("OLLAMA_URL", default="http://127.0.0.1:11434")
 # The model that titles new conversations (empty: the conversation's own model).
 TITLE_MODEL = env("TITLE_MODEL", default="")
+# Several Ollama servers (comma-separated URLs), in order of preference; empty: the one OLLAMA_URL.
+OLLAMA_URLS = env.list("OLLAMA_URLS", default=[])
+# The pool (core/ollama/pool/): a healthy server's models are read again after this many seconds;
+# a failing one is checked again after the backoff, doubled per failure up to the maximum; each
+# process's view of the servers' state is read from Redis again when older than OLLAMA_POOL_VIEW_SECONDS.
+OLLAMA_POOL_REFRESH_SECONDS = 30.0
+OLLAMA_POOL_BACKOFF_SECONDS = 2.0
+OLLAMA_POOL_BACKOFF_MAX_SECONDS = 60.0
+OLLAMA_POOL_VIEW_SECONDS = 2.0
 OLLAMA_CONNECT_TIMEOUT = env.float("OLLAMA_CONNECT_TIMEOUT", default=3.0)
 OLLAMA_READ_TIMEOUT = env.float("OLLAMA_READ_TIMEOUT", default=300.0)
 # Chat: a streaming answer shows it is alive this often (seconds); one silent for longer than the read

@@ -42,6 +42,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "conversations_app.tasks.queue_pending_attachments",
         "schedule": 300.0,
     },
+    # Ollama servers due for a check are checked, and the catalogue's install status follows what they
+    # hold (core/ollama/pool/, admin_app/services/servers.py): within a minute of any change.
+    "sync-inference": {
+        "task": "admin_app.tasks.sync_inference",
+        "schedule": 15.0,
+    },
     "purge-trash": {
         "task": "conversations_app.tasks.purge_trash",
         "schedule": crontab(hour=3, minute=47),

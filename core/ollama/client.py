@@ -63,11 +63,17 @@ def _model_missing_error(model: str | None, detail: str) -> Conflict:
     )
 
 
+class OllamaServerError(BadGateway):
+    """Ollama answered with a 5xx: the server failed, not the request (another server may answer)."""
+
+
 def error_for_status(response: httpx.Response, *, model: str | None = None) -> ApplicationError:
     """The ApplicationError matching an Ollama error response (its body must have been read)."""
     detail = _error_text(response)
     if response.status_code == httpx.codes.NOT_FOUND and "not found" in detail.lower():
         return _model_missing_error(model, detail)
+    if response.is_server_error:
+        return OllamaServerError(f"Ollama answered {response.status_code}: {detail}", code="ollama_error")
     return BadGateway(f"Ollama answered {response.status_code}: {detail}", code="ollama_error")
 
 
@@ -240,14 +246,14 @@ MAX_CONNECTIONS = 1000
 MAX_KEEPALIVE_CONNECTIONS = 100
 
 
-def _async_http(base_url: str | None) -> httpx.AsyncClient:
+def _async_http(base_url: str | None, *, retries: int = CONNECT_RETRIES) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         base_url=_base_url(base_url),
         timeout=_timeout(),
         limits=httpx.Limits(
             max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_KEEPALIVE_CONNECTIONS
         ),
-        transport=httpx.AsyncHTTPTransport(retries=CONNECT_RETRIES),
+        transport=httpx.AsyncHTTPTransport(retries=retries),
     )
 
 
@@ -367,13 +373,15 @@ _shared_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple
 )
 
 
-def shared_async_client() -> AsyncOllamaClient:
-    """The event loop's long-lived client for the current Ollama settings."""
-    key = (settings.OLLAMA_URL, settings.OLLAMA_CONNECT_TIMEOUT, settings.OLLAMA_READ_TIMEOUT)
+def shared_async_client(base_url: str | None = None, *, retries: int = CONNECT_RETRIES) -> AsyncOllamaClient:
+    """The event loop's long-lived client for one Ollama server (`OLLAMA_URL` unless told) and the
+    current timeouts. The pool asks for `retries=0` when another server can take a failed request."""
+    url = _base_url(base_url)
+    key = (url, settings.OLLAMA_CONNECT_TIMEOUT, settings.OLLAMA_READ_TIMEOUT, retries)
     clients = _shared_clients.setdefault(asyncio.get_running_loop(), {})
     http = clients.get(key)
     if http is None or http.is_closed:
-        http = clients[key] = _async_http(None)
+        http = clients[key] = _async_http(url, retries=retries)
     return AsyncOllamaClient(http=http)
 
 
@@ -384,18 +392,41 @@ async def open_chat_stream(
     options: Mapping[str, Any] | None = None,
     keep_alive: str | int | None = None,
 ) -> ChatStream:
-    """Start one streamed answer on the event loop's shared client; `aclose()` on the stream gives
-    its connection back."""
-    return await shared_async_client().chat_stream(
-        model=model, messages=messages, options=options, keep_alive=keep_alive
-    )
+    """Start one streamed answer on a server of the pool that has the model (`core.ollama.pool`), on
+    the event loop's shared client; `aclose()` on the stream gives its connection back."""
+    from core.ollama.pool import routed  # the pool is built on this module
+
+    async def send(client: AsyncOllamaClient) -> ChatStream:
+        return await client.chat_stream(
+            model=model, messages=messages, options=options, keep_alive=keep_alive
+        )
+
+    return await routed(model, send)
 
 
 async def open_stream(path: str, body: Mapping[str, Any]) -> ChatStream:
-    """`AsyncOllamaClient.stream` on the event loop's shared client."""
-    return await shared_async_client().stream(path, body)
+    """`AsyncOllamaClient.stream`: on a server of the pool that has the body's model, else on the
+    event loop's shared client for OLLAMA_URL."""
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        return await shared_async_client().stream(path, body)
+    from core.ollama.pool import routed
+
+    async def send(client: AsyncOllamaClient) -> ChatStream:
+        return await client.stream(path, body)
+
+    return await routed(model, send)
 
 
 async def call_json(method: str, path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """`AsyncOllamaClient.call` on the event loop's shared client."""
-    return await shared_async_client().call(method, path, body)
+    """`AsyncOllamaClient.call`: on a server of the pool that has the body's model (show, embed), else
+    on the event loop's shared client for OLLAMA_URL (version, ps)."""
+    model = (body or {}).get("model")
+    if not isinstance(model, str) or not model:
+        return await shared_async_client().call(method, path, body)
+    from core.ollama.pool import routed
+
+    async def send(client: AsyncOllamaClient) -> dict[str, Any]:
+        return await client.call(method, path, body)
+
+    return await routed(model, send)

@@ -513,3 +513,14 @@ def ollama_down(settings) -> str:
     """`settings.OLLAMA_URL` points at a loopback port where nothing listens."""
     settings.OLLAMA_URL = f"http://127.0.0.1:{unused_port()}"
     return settings.OLLAMA_URL
+
+
+@pytest.fixture
+def fake_pool(settings):
+    """Three started fake Ollama servers; `settings.OLLAMA_URLS` lists them in order. Each has only
+    DEFAULT_MODEL at first: tests give them the models they need."""
+    servers = [FakeOllama().start() for _ in range(3)]
+    settings.OLLAMA_URLS = [server.url for server in servers]
+    yield servers
+    for server in servers:
+        server.stop()

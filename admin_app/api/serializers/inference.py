@@ -1,4 +1,4 @@
-"""Serializers of inference: models installed in Ollama, model pulls."""
+"""Serializers of inference: the Ollama servers, the models installed on them, model pulls."""
 
 from __future__ import annotations
 
@@ -31,6 +31,55 @@ class InstalledModelSerializer(serializers.Serializer):
     catalogue = CatalogueEntrySerializer(
         allow_null=True, help_text="The catalogue model of this name, if any"
     )
+    servers = serializers.ListField(
+        child=serializers.CharField(), help_text="URLs of the Ollama servers that have the model"
+    )
+
+
+class ServerField(serializers.CharField):
+    """One of the pool's servers by its URL (as in OLLAMA_URLS); checked against the pool by the
+    service."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("max_length", 300)
+        kwargs.setdefault("required", False)
+        kwargs.setdefault(
+            "help_text", "URL of one Ollama server of the pool (see inference/servers/); default: all of them"
+        )
+        super().__init__(**kwargs)
+
+
+class InstalledModelDeleteQuerySerializer(serializers.Serializer):
+    server = ServerField()
+
+
+class InferenceServerSerializer(serializers.Serializer):
+    url = serializers.CharField()
+    status = serializers.ChoiceField(
+        choices=["healthy", "down", "unknown"],
+        help_text="healthy: answered its last check; down: failed it; unknown: not checked yet",
+    )
+    latency_ms = serializers.FloatField(allow_null=True, help_text="Of its last successful check")
+    version = serializers.CharField(help_text="Ollama's version")
+    models = serializers.ListField(child=serializers.CharField(), help_text="As its last listing had them")
+    in_flight = serializers.IntegerField(help_text="Requests being answered now, by every worker")
+    last_error = serializers.CharField(help_text="Why its last check or request failed; empty when healthy")
+    failures = serializers.IntegerField(help_text="Consecutive failed checks")
+    checked_at = serializers.DateTimeField(allow_null=True)
+    next_check_at = serializers.DateTimeField(allow_null=True)
+
+
+class CatalogueSyncSerializer(serializers.Serializer):
+    synced = serializers.BooleanField(
+        help_text="false when no server could be read: the catalogue was left as it was"
+    )
+    installed = serializers.ListField(
+        child=serializers.CharField(), help_text="Catalogue models now marked installed"
+    )
+    not_installed = serializers.ListField(
+        child=serializers.CharField(), help_text="Catalogue models no longer marked installed"
+    )
+    servers = InferenceServerSerializer(many=True)
 
 
 class InstalledModelNameSerializer(serializers.Serializer):
@@ -39,6 +88,10 @@ class InstalledModelNameSerializer(serializers.Serializer):
 
 class PullCreateSerializer(StrictKeysMixin, serializers.Serializer):
     model = OllamaModelNameField(help_text="The model to download, e.g. llama3.2:3b")
+    server = ServerField(
+        help_text="URL of the Ollama server to download onto (see inference/servers/); default: every "
+        "server that answers and lacks the model"
+    )
 
 
 class UserRefSerializer(serializers.Serializer):
@@ -63,6 +116,7 @@ class ModelPullSerializer(serializers.ModelSerializer):
             "error",
             "task_id",
             "requested_by",
+            "servers",
             "created_at",
             "started_at",
             "finished_at",

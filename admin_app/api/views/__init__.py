@@ -14,6 +14,8 @@ from admin_app.api.views.database import (
     DatabaseTablesView,
 )
 from admin_app.api.views.inference import (
+    InferenceServerListView,
+    InferenceSyncView,
     InstalledModelListView,
     InstalledModelView,
     ModelPullEventsView,
@@ -35,6 +37,8 @@ __all__ = [
     "DatabaseSlowStatementsView",
     "DatabaseTablesView",
     "FeedbackUsageView",
+    "InferenceServerListView",
+    "InferenceSyncView",
     "InstalledModelListView",
     "InstalledModelView",
     "ModelPullEventsView",

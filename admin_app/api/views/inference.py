@@ -1,4 +1,5 @@
-"""Staff views of inference: the models Ollama has installed, model pulls and a pull's event stream."""
+"""Staff views of inference: the Ollama servers, the models installed on them, the catalogue following
+them, model pulls and a pull's event stream."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ from rest_framework.response import Response
 from admin_app import selectors
 from admin_app import services as admin_services
 from admin_app.api.serializers import (
+    CatalogueSyncSerializer,
+    InferenceServerSerializer,
+    InstalledModelDeleteQuerySerializer,
     InstalledModelNameSerializer,
     InstalledModelSerializer,
     ModelPullSerializer,
@@ -33,9 +37,43 @@ from core.permissions import IsAdminRole
 from core.sse import EventNumbering, with_keepalive
 
 
+class InferenceServerListView(AdminReportView):
+    @extend_schema(
+        summary="The Ollama servers of the pool: health, latency, version, models, requests in flight",
+        description="In the order of `OLLAMA_URLS` (or the one `OLLAMA_URL`). Servers due for a check "
+        "(healthy ones every OLLAMA_POOL_REFRESH_SECONDS, failing ones after their backoff) are checked "
+        "first. Requests in flight are counted across every worker.",
+        responses={200: InferenceServerSerializer(many=True)},
+    )
+    def get(self, request: Request) -> Response:
+        return self.paginated(selectors.inference_server_list(), InferenceServerSerializer)
+
+
+class InferenceSyncView(AdminReportView):
+    @extend_schema(
+        summary="Check every Ollama server now and make the catalogue's install status follow them",
+        description="A catalogue model that some server holds becomes installed (pulled outside "
+        "OllamaNet included), an installed one no server holds becomes not installed; models being "
+        "pulled are left to their pull. When no server can be read, nothing changes (`synced: false`). "
+        "A periodic task does the same every few seconds.",
+        request=None,
+        responses={200: CatalogueSyncSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        outcome = admin_services.catalogue_sync(force=True, record=True)
+        data = {
+            "synced": outcome.synced,
+            "installed": outcome.installed,
+            "not_installed": outcome.not_installed,
+            "servers": selectors.inference_server_list(),
+        }
+        return Response(CatalogueSyncSerializer(data).data)
+
+
 class InstalledModelListView(AdminReportView):
     @extend_schema(
-        summary="Models installed in Ollama, each with its catalogue entry (if any)",
+        summary="Models installed on the Ollama servers, each with the servers that have it and its "
+        "catalogue entry (if any)",
         responses={200: InstalledModelSerializer(many=True), 503: UNREACHABLE},
     )
     def get(self, request: Request) -> Response:
@@ -44,21 +82,24 @@ class InstalledModelListView(AdminReportView):
 
 class InstalledModelView(AdminReportView):
     @extend_schema(
-        summary="Delete a model from Ollama (the catalogue entry stays, marked not installed)",
+        summary="Delete a model from the Ollama servers (the catalogue entry stays, marked not "
+        "installed once no server has it)",
         parameters=[
-            OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, description="e.g. llama3:8b")
+            OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, description="e.g. llama3:8b"),
+            InstalledModelDeleteQuerySerializer,
         ],
         responses={
             204: OpenApiResponse(description="Deleted from Ollama."),
-            400: OpenApiResponse(description="Not an Ollama model name."),
-            404: OpenApiResponse(description="Ollama has no such model."),
+            400: OpenApiResponse(description="Not an Ollama model name, or not a server of the pool."),
+            404: OpenApiResponse(description="No server targeted has the model."),
             409: OpenApiResponse(description="A pull of this model is under way."),
             503: UNREACHABLE,
         },
     )
     def delete(self, request: Request, name: str) -> Response:
         name = validated(InstalledModelNameSerializer, {"name": name})["name"]
-        admin_services.ollama_model_delete(model_name=name)
+        server = validated(InstalledModelDeleteQuerySerializer, request.query_params).get("server")
+        admin_services.ollama_model_delete(model_name=name, server=server)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -67,9 +108,10 @@ class InstalledModelView(AdminReportView):
     retrieve=extend_schema(summary="A model pull and its progress (poll it, or follow `events_url`)"),
     create=extend_schema(
         summary="Pull a model into Ollama, in the background",
-        description="202 with a new pull (queued); 200 with the pull already under way for this model, or "
-        "with a finished one when Ollama has the model already. Progress: poll the pull or read its "
-        "events (Server-Sent Events).",
+        description="Onto `server`, or every server that answers and lacks the model (one after the "
+        "other; `servers` in the answer). 202 with a new pull (queued); 200 with the pull already under "
+        "way for this model, or with a finished one when the servers have the model already. Progress: "
+        "poll the pull or read its events (Server-Sent Events).",
         responses={202: ModelPullSerializer, 200: ModelPullSerializer, 503: UNREACHABLE},
     ),
 )
@@ -85,8 +127,9 @@ class ModelPullViewSet(AdminViewSet):
         return selectors.model_pull_get(pull_id=self.kwargs["pk"])
 
     def create(self, request, *args, **kwargs) -> Response:
+        data = self.validated_input()
         outcome = admin_services.model_pull_request(
-            model_name=self.validated_input()["model"], requested_by=request.user
+            model_name=data["model"], requested_by=request.user, server=data.get("server")
         )
         response = self.respond(
             selectors.model_pull_get(pull_id=outcome.pull.pk),
