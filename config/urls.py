@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from conversations_app.api.share_urls import public_urlpatterns, shares_urlpatterns
 from conversations_app.api.views import UserUsageView
 from core import health
 
@@ -12,6 +13,8 @@ urlpatterns = [
     path("api/v1/auth/me/usage/", UserUsageView.as_view(), name="me-usage"),
     path("api/v1/auth/", include("auth_app.api.urls")),
     path("api/v1/conversations/", include("conversations_app.api.urls")),
+    path("api/v1/shares/", include(shares_urlpatterns)),
+    path("api/v1/public/shares/", include(public_urlpatterns)),
     path("api/v1/explore/", include("explore_app.api.urls")),
     path("api/v1/admin/", include("admin_app.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -18,6 +18,7 @@ responses/{response_id}/notes/{note_id}/         GET, PATCH (If-Match), DELETE
 {id}/messages/                                   GET the current branch, POST send a message (streamed or not)
 {id}/exchanges/{exchange_id}/regenerate/         POST another answer, as a sibling
 {id}/exchanges/{exchange_id}/select/             POST follow that branch
+{id}/share/                                      POST a public snapshot of the current branch (see share_urls)
 search/?q=                                       GET ranked hits with snippets
 trash/                                           DELETE empties the trash
 trash/conversations/, trash/folders/             GET list
@@ -52,6 +53,7 @@ urlpatterns = [
         views.ExchangeSelectView.as_view(),
         name="conversation-exchange-select",
     ),
+    path("<uuid:conversation_id>/share/", views.SharedLinkCreateView.as_view(), name="conversation-share"),
     path("search/", views.SearchView.as_view(), name="conversation-search"),
     path("trash/", views.TrashView.as_view(), name="trash"),
     path(

@@ -23,6 +23,12 @@ from conversations_app.services.conversations import conversation_create, conver
 from conversations_app.services.feedback import feedback_create, feedback_delete, feedback_update
 from conversations_app.services.folders import folder_create, folder_update
 from conversations_app.services.notes import note_create, note_delete, note_update
+from conversations_app.services.shares import (
+    conversation_fork_shared,
+    shared_link_create,
+    shared_link_record_access,
+    shared_link_revoke,
+)
 from conversations_app.services.trash import (
     conversation_purge,
     conversation_restore,
@@ -43,6 +49,7 @@ __all__ = [
     "attachment_files_release",
     "attachments_queue_pending",
     "conversation_create",
+    "conversation_fork_shared",
     "conversation_purge",
     "conversation_restore",
     "conversation_soft_delete",
@@ -67,6 +74,9 @@ __all__ = [
     "note_create",
     "note_delete",
     "note_update",
+    "shared_link_create",
+    "shared_link_record_access",
+    "shared_link_revoke",
     "sniff_content_type",
     "trash_empty",
     "trash_purge_expired",

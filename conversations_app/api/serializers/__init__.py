@@ -47,6 +47,12 @@ from conversations_app.api.serializers.resources import (
     UsageSerializer,
     UsageTotalsSerializer,
 )
+from conversations_app.api.serializers.shares import (
+    SharedConversationSerializer,
+    SharedLinkCreatedSerializer,
+    SharedLinkCreateSerializer,
+    SharedLinkSerializer,
+)
 
 __all__ = [
     "MAX_PROMPT_CHARS",
@@ -82,6 +88,10 @@ __all__ = [
     "SearchHitSerializer",
     "SearchQuerySerializer",
     "SearchResultsSerializer",
+    "SharedConversationSerializer",
+    "SharedLinkCreateSerializer",
+    "SharedLinkCreatedSerializer",
+    "SharedLinkSerializer",
     "SiblingsSerializer",
     "StrictFloatField",
     "TrashedConversationSerializer",

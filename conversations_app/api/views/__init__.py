@@ -12,6 +12,12 @@ from conversations_app.api.views.chat import (
 from conversations_app.api.views.conversations import ConversationViewSet
 from conversations_app.api.views.folders import FolderViewSet
 from conversations_app.api.views.search import SearchView
+from conversations_app.api.views.shares import (
+    SharedConversationForkView,
+    SharedConversationView,
+    SharedLinkCreateView,
+    SharedLinkViewSet,
+)
 from conversations_app.api.views.trash import TrashedConversationViewSet, TrashedFolderViewSet, TrashView
 from conversations_app.api.views.usage import UserUsageView
 
@@ -25,6 +31,10 @@ __all__ = [
     "FolderViewSet",
     "NoteViewSet",
     "SearchView",
+    "SharedConversationForkView",
+    "SharedConversationView",
+    "SharedLinkCreateView",
+    "SharedLinkViewSet",
     "TrashView",
     "TrashedConversationViewSet",
     "TrashedFolderViewSet",
