@@ -380,7 +380,8 @@ class SharedLink(BaseModel):
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="shared_links")
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     title = models.CharField(max_length=255, blank=True, default="")
-    exchange_count = models.PositiveIntegerField()
+    # Positive by conv_sharedlink_not_empty.
+    exchange_count = models.IntegerField()
     snapshot = models.JSONField()
     expires_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)

@@ -42,6 +42,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "conversations_app.tasks.queue_pending_attachments",
         "schedule": 300.0,
     },
+    # The Explore leaderboard, recomputed from votes and kept answers (staff can also ask for it).
+    "refresh-leaderboard": {
+        "task": "explore_app.tasks.refresh_leaderboard",
+        "schedule": 900.0,
+    },
     "purge-trash": {
         "task": "conversations_app.tasks.purge_trash",
         "schedule": crontab(hour=3, minute=47),

@@ -20,6 +20,11 @@ from conversations_app.selectors.platform_usage import (
     platform_usage_by_day,
     platform_usage_totals,
 )
+from conversations_app.selectors.preferences import (
+    Preference,
+    answer_preferences,
+    feedback_by_model_and_user,
+)
 from conversations_app.selectors.search import SearchHit, message_search, message_search_statement
 from conversations_app.selectors.shares import (
     shared_link_get_open,
@@ -33,12 +38,15 @@ __all__ = [
     "PLATFORM_USAGE_GROUPS",
     "PLATFORM_USAGE_MAX_DAYS",
     "ConversationExport",
+    "Preference",
     "SearchHit",
+    "answer_preferences",
     "attachment_list",
     "conversation_count_per_model",
     "conversation_export",
     "conversation_get",
     "conversation_list",
+    "feedback_by_model_and_user",
     "feedback_get",
     "folder_get_owned",
     "folder_list",

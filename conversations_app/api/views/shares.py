@@ -53,6 +53,7 @@ class SharedLinkCreateView(APIView):
     """Share the current branch of one of your conversations."""
 
     @extend_schema(
+        tags=["conversations"],
         summary="Share a conversation: a public, read-only snapshot of its current branch",
         description="Every call freezes the branch as it is now into a new link; links made earlier "
         "keep showing what they showed. The token (and the URL holding it) is shown only in this "
@@ -75,6 +76,7 @@ class SharedLinkCreateView(APIView):
         return Response(SharedLinkCreatedSerializer(link).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema(tags=["conversations"])
 @extend_schema_view(
     list=extend_schema(
         summary="Your shared links (not revoked), newest first, with how often each was opened"
@@ -110,6 +112,7 @@ class SharedConversationView(APIView):
     renderer_classes = [ORJSONRenderer]
 
     @extend_schema(
+        tags=["conversations"],
         summary="Read a shared conversation (public)",
         description="404 once the link is revoked or expired, or its conversation deleted. Cacheable "
         f"for up to {SHARE_MAX_AGE_SECONDS} s (`Cache-Control: public, max-age=…`), with an ETag for "
@@ -138,6 +141,7 @@ class SharedConversationForkView(APIView):
     """Continue a shared chat: a copy of its exchanges becomes a conversation of the caller's."""
 
     @extend_schema(
+        tags=["conversations"],
         summary="Continue a shared conversation as your own",
         description="A new conversation of yours with the shared exchanges as its branch, the same model "
         "and title; the shared link and its owner's conversation are untouched. 409 "
