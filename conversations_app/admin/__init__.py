@@ -9,6 +9,7 @@ their prompt and answer are the record of what was said: read-only, deleted with
 from conversations_app.admin.annotations import AttachmentAdmin, FeedbackAdmin, NoteAdmin
 from conversations_app.admin.conversations import ConversationAdmin, FolderAdmin
 from conversations_app.admin.messages import AIResponseAdmin, ExchangeAdmin, PromptAdmin
+from conversations_app.admin.shares import SharedLinkAdmin
 
 __all__ = [
     "AIResponseAdmin",
@@ -19,4 +20,5 @@ __all__ = [
     "FolderAdmin",
     "NoteAdmin",
     "PromptAdmin",
+    "SharedLinkAdmin",
 ]

@@ -33,11 +33,13 @@ from conversations_app.models import (
     Folder,
     Note,
     Prompt,
+    SharedLink,
 )
 from conversations_app.services import conversation_soft_delete
 from core import services as core_services
 from core.admin import EstimatedCountPaginator
 from core.permissions import ADMIN_ROLE, USER_ROLE
+from explore_app.models import LeaderboardEntry
 from models_app.cache import catalogue_cache
 from models_app.models import AIModel, ModelTag, Tag
 from models_app.services import refresh_tag_names
@@ -50,11 +52,13 @@ from tests.conversations_app.factories import (
     FeedbackFactory,
     FolderFactory,
     NoteFactory,
+    SharedLinkFactory,
 )
+from tests.explore_app.factories import LeaderboardEntryFactory
 from tests.models_app.factories import AIModelFactory, ModelTagFactory, TagFactory
 
 User = get_user_model()
-OWN_APPS = ("auth_app", "models_app", "conversations_app", "admin_app")
+OWN_APPS = ("auth_app", "models_app", "conversations_app", "admin_app", "explore_app")
 ACTION_CHECKBOX = helpers.ACTION_CHECKBOX_NAME
 
 
@@ -112,6 +116,8 @@ MAKERS: dict[type, Callable] = {
     Feedback: lambda: FeedbackFactory(response=ExchangeFactory().response),
     Note: lambda: NoteFactory(response=ExchangeFactory().response),
     Attachment: AttachmentFactory,
+    SharedLink: SharedLinkFactory,
+    LeaderboardEntry: LeaderboardEntryFactory,
 }
 MODELS = list(MAKERS)
 ADDABLE = [User, Role, Tag, AIModel, SystemMessage]
@@ -125,6 +131,26 @@ def test_every_model_of_the_project_has_an_admin():
     assert set(MODELS) == {
         m for m in registered if m._meta.app_label in (*OWN_APPS, "auth", "token_blacklist")
     }
+
+
+@pytest.mark.django_db
+def test_staff_revoke_shared_links_through_the_service(admin_user):
+    # given: an open link and one already revoked
+    open_link = SharedLinkFactory()
+    revoked = SharedLinkFactory(revoked_at=timezone.now())
+    client = login(admin_user)
+    # when
+    response = client.post(
+        url(SharedLink, "changelist"),
+        {"action": "revoke_selected", helpers.ACTION_CHECKBOX_NAME: [open_link.pk, revoked.pk]},
+    )
+    # then
+    assert response.status_code == 302
+    open_link.refresh_from_db()
+    assert open_link.revoked_at is not None
+    assert list(
+        AuditEvent.objects.filter(action="shared_link_revoked").values_list("target_id", "actor_id")
+    ) == [(str(open_link.pk), admin_user.pk)]
 
 
 # --- every page answers ----------------------------------------------------------------------------
@@ -1238,6 +1264,8 @@ def test_change_lists_fit_on_a_1400_px_screen(admin_user):
     FeedbackFactory(response=exchange.response, user=owner, comment=long)
     NoteFactory(response=exchange.response, owner=owner, content=long)
     AttachmentFactory(conversation=conversation, original_name=("x" * 200) + ".txt")
+    SharedLinkFactory(conversation=conversation)
+    LeaderboardEntryFactory()
     ModelPullFactory(detail=long[:200])
     model = AIModelFactory()
     for n in range(12):
@@ -1304,6 +1332,8 @@ CHANGELIST_QUERIES = {
     Feedback: 6,
     Note: 6,
     Attachment: 6,
+    SharedLink: 6,
+    LeaderboardEntry: 6,
 }
 
 
