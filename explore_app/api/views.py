@@ -84,8 +84,9 @@ class ExploreViewSet(viewsets.GenericViewSet):
             previous = remove_query_param(url, "page")
         else:
             previous = replace_query_param(url, "page", page - 1)
+        page_keys = {"count", "total_pages", "page", "results"}
         body = {
-            **cached.data,
+            **{key: value for key, value in cached.data.items() if key not in page_keys},
             "count": cached.data["count"],
             "total_pages": total_pages,
             "page": page,

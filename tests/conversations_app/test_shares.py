@@ -23,6 +23,7 @@ from tests.auth_app.factories import UserFactory
 from tests.conftest import client_for
 from tests.conversations_app.factories import ConversationFactory, FeedbackFactory, NoteFactory
 from tests.conversations_app.resources import AUTH_QUERIES, BASE, add_exchange, assert_error
+from tests.fakes.redis import closed_port, point_cache_at
 
 pytestmark = pytest.mark.django_db
 
@@ -450,3 +451,13 @@ def test_a_link_outlives_nothing_of_a_deleted_user(api_client, anon_client, user
     type(user).objects.filter(pk=user.pk).update(deleted_at=timezone.now())
 
     assert_error(anon_client.get(public_url(token)), 404)
+
+
+def test_with_redis_down_shared_links_still_open_and_count(api_client, anon_client, settings, conversation):
+    body = share(api_client, conversation)
+    point_cache_at(settings, closed_port())
+
+    response = anon_client.get(public_url(body["token"]))
+
+    assert response.status_code == 200
+    assert SharedLink.objects.get(pk=body["id"]).access_count == 1

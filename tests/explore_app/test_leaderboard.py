@@ -30,6 +30,7 @@ from tests.auth_app.factories import UserFactory
 from tests.conftest import client_for
 from tests.conversations_app.factories import ConversationFactory, FeedbackFactory
 from tests.conversations_app.resources import add_exchange
+from tests.fakes.redis import closed_port, point_cache_at
 from tests.models_app.factories import AIModelFactory, TagFactory
 
 pytestmark = pytest.mark.django_db
@@ -321,3 +322,16 @@ def test_signed_in_callers_see_the_same_leaderboard(anon_client, user, alpha, be
     leaderboard_refresh()
 
     assert client_for(user).get(URL).json() == anon_client.get(URL).json()
+
+
+def test_with_redis_down_the_leaderboard_is_read_from_postgresql(anon_client, settings, alpha, beta):
+    compare(UserFactory(), alpha, beta)
+    leaderboard_refresh()
+    expected = anon_client.get(URL).json()
+    point_cache_at(settings, closed_port())
+
+    response = anon_client.get(URL)
+
+    assert response.status_code == 200
+    assert response["X-Cache"] == "MISS"
+    assert response.json() == expected
