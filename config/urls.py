@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from conversations_app.api.share_urls import public_urlpatterns, shares_urlpatterns
 from conversations_app.api.views import UserUsageView
 from conversations_app.api.views.system_messages import SystemMessageViewSet
 from core import health
@@ -26,6 +27,8 @@ urlpatterns = [
         SystemMessageViewSet.as_view({"get": "retrieve"}),
         name="system-message-detail",
     ),
+    path("api/v1/shares/", include(shares_urlpatterns)),
+    path("api/v1/public/shares/", include(public_urlpatterns)),
     path("api/v1/explore/", include("explore_app.api.urls")),
     path("api/v1/admin/", include("admin_app.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

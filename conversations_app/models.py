@@ -444,3 +444,49 @@ class Attachment(BaseModel, SoftDeleteModel):
 
     def __str__(self) -> str:
         return self.original_name
+
+
+class SharedLink(BaseModel):
+    """A public, read-only snapshot of a conversation's current branch, reached by an unguessable token.
+
+    The token itself is never stored: `token_hash` is its SHA-256, so a leaked table opens no link.
+    The snapshot is frozen when the link is made (sharing again after new messages makes a new link);
+    it holds prompts, answers, model and title, never the owner's identity, notes or feedback.
+    """
+
+    # Indexed by conv_sharedlink_owner_idx, which starts with it.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="shared_links", db_index=False
+    )
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="shared_links")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    title = models.CharField(max_length=255, blank=True, default="")
+    # Positive by conv_sharedlink_not_empty.
+    exchange_count = models.IntegerField()
+    snapshot = models.JSONField()
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    access_count = models.PositiveBigIntegerField(default=0, db_default=0)
+    last_accessed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(token_hash__regex=r"^[0-9a-f]{64}$"), name="conv_sharedlink_token_hash_hex"
+            ),
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=F("created_at")), name="conv_sharedlink_expires_after_creation"
+            ),
+            models.CheckConstraint(condition=Q(exchange_count__gt=0), name="conv_sharedlink_not_empty"),
+        ]
+        indexes = [
+            models.Index(
+                F("owner"),
+                F("created_at").desc(),
+                F("id").desc(),
+                name="conv_sharedlink_owner_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Shared link to {self.title or 'an untitled conversation'}"

@@ -331,12 +331,15 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
     return any(tag.removeprefix("W/") == target for tag in tags)
 
 
-def conditional_response(request: HttpRequest, cached: CachedValue, *, data: Any = None) -> Response:
+def conditional_response(
+    request: HttpRequest, cached: CachedValue, *, data: Any = None, cache_control: str = "public, no-cache"
+) -> Response:
     """200 with the body (`data`, else the cached data), its ETag and `X-Cache: HIT|MISS`;
-    304 without a body when the client's `If-None-Match` already holds that ETag."""
+    304 without a body when the client's `If-None-Match` already holds that ETag. `cache_control`
+    says how long others may keep it (by default: revalidate every time)."""
     headers = {
         "ETag": cached.etag,
-        "Cache-Control": "public, no-cache",
+        "Cache-Control": cache_control,
         "X-Cache": "HIT" if cached.hit else "MISS",
     }
     if etag_matches(request.headers.get("If-None-Match"), cached.etag):

@@ -48,6 +48,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "admin_app.tasks.sync_inference",
         "schedule": 15.0,
     },
+    # The Explore leaderboard, recomputed from votes and kept answers (staff can also ask for it).
+    "refresh-leaderboard": {
+        "task": "explore_app.tasks.refresh_leaderboard",
+        "schedule": 900.0,
+    },
     "purge-trash": {
         "task": "conversations_app.tasks.purge_trash",
         "schedule": crontab(hour=3, minute=47),

@@ -72,7 +72,8 @@ SPECTACULAR_SETTINGS = {
             "name": "explore",
             "description": "The public catalogue of published models: filters, ordering, page numbers "
             "with totals, full-text search (`q`, ranked, with highlighted snippets and a fallback on "
-            "similar names for typos), a model by id or Ollama name, tags with their model counts.",
+            "similar names for typos), a model by id or Ollama name, tags with their model counts, and "
+            "the leaderboard of models ranked from people's votes and kept answers.",
         },
         {
             "name": "models",
@@ -87,7 +88,10 @@ SPECTACULAR_SETTINGS = {
             "(`POST …/messages/`, streamed as Server-Sent Events with `stream=true`), the branch "
             "history, regenerated answers and branch switching, feedback and notes on answers, "
             "attachments (PDF, DOCX, Markdown, text), search across prompts and answers (`q`), export, "
-            "the trash and token usage. Lists are cursor-paginated; updates honour `If-Match`.",
+            "the trash and token usage. Shared links: a public, read-only snapshot of a conversation "
+            "(`…/share/`, listed and revoked under `/shares/`), read by anyone holding its token at "
+            "`/public/shares/{token}/` and continued as one's own conversation (`…/fork/`). Lists are "
+            "cursor-paginated; updates honour `If-Match`.",
         },
         {
             "name": "admin",

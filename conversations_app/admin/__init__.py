@@ -15,6 +15,7 @@ from conversations_app.admin.annotations import (
 )
 from conversations_app.admin.conversations import ConversationAdmin, FolderAdmin
 from conversations_app.admin.messages import AIResponseAdmin, ExchangeAdmin, PromptAdmin
+from conversations_app.admin.shares import SharedLinkAdmin
 
 __all__ = [
     "AIResponseAdmin",
@@ -27,4 +28,5 @@ __all__ = [
     "LabelAdmin",
     "NoteAdmin",
     "PromptAdmin",
+    "SharedLinkAdmin",
 ]

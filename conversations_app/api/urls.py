@@ -22,6 +22,7 @@ responses/{response_id}/notes/{note_id}/         GET, PATCH (If-Match), DELETE
 {id}/exchanges/{exchange_id}/select/             POST follow that branch
 {id}/exchanges/{exchange_id}/edit/               POST a new text for the prompt, answered as a sibling
 {id}/exchanges/{exchange_id}/                    DELETE the exchange and its branch (to the trash)
+{id}/share/                                      POST a public snapshot of the current branch (see share_urls)
 search/?q=                                       GET ranked hits with snippets
 trash/                                           DELETE empties the trash
 trash/conversations/, trash/folders/, trash/exchanges/   GET list
@@ -68,6 +69,7 @@ urlpatterns = [
         views.ExchangeSelectView.as_view(),
         name="conversation-exchange-select",
     ),
+    path("<uuid:conversation_id>/share/", views.SharedLinkCreateView.as_view(), name="conversation-share"),
     path("search/", views.SearchView.as_view(), name="conversation-search"),
     path("trash/", views.TrashView.as_view(), name="trash"),
     path(

@@ -23,7 +23,17 @@ from conversations_app.selectors.platform_usage import (
     platform_usage_by_day,
     platform_usage_totals,
 )
+from conversations_app.selectors.preferences import (
+    Preference,
+    answer_preferences,
+    feedback_by_model_and_user,
+)
 from conversations_app.selectors.search import SearchHit, message_search, message_search_statement
+from conversations_app.selectors.shares import (
+    shared_link_get_open,
+    shared_link_get_owned,
+    shared_link_list,
+)
 from conversations_app.selectors.trash import (
     trashed_conversation_list,
     trashed_exchange_list,
@@ -35,13 +45,16 @@ __all__ = [
     "PLATFORM_USAGE_GROUPS",
     "PLATFORM_USAGE_MAX_DAYS",
     "ConversationExport",
+    "Preference",
     "SearchHit",
+    "answer_preferences",
     "attachment_list",
     "conversation_count_per_model",
     "conversation_export",
     "conversation_for_api_history",
     "conversation_get",
     "conversation_list",
+    "feedback_by_model_and_user",
     "feedback_get",
     "folder_get_owned",
     "folder_list",
@@ -54,6 +67,9 @@ __all__ = [
     "platform_usage_by_day",
     "platform_usage_totals",
     "response_get_owned",
+    "shared_link_get_open",
+    "shared_link_get_owned",
+    "shared_link_list",
     "trashed_conversation_list",
     "trashed_exchange_list",
     "trashed_folder_list",

@@ -30,6 +30,12 @@ from conversations_app.services.feedback import feedback_create, feedback_delete
 from conversations_app.services.folders import folder_create, folder_update
 from conversations_app.services.labels import label_create, label_delete, label_update
 from conversations_app.services.notes import note_create, note_delete, note_update
+from conversations_app.services.shares import (
+    conversation_fork_shared,
+    shared_link_create,
+    shared_link_record_access,
+    shared_link_revoke,
+)
 from conversations_app.services.titles import conversation_title_generate
 from conversations_app.services.trash import (
     conversation_purge,
@@ -56,6 +62,7 @@ __all__ = [
     "attachments_queue_pending",
     "conversation_api_history_set",
     "conversation_create",
+    "conversation_fork_shared",
     "conversation_purge",
     "conversation_restore",
     "conversation_soft_delete",
@@ -88,6 +95,9 @@ __all__ = [
     "note_create",
     "note_delete",
     "note_update",
+    "shared_link_create",
+    "shared_link_record_access",
+    "shared_link_revoke",
     "sniff_content_type",
     "trash_empty",
     "trash_purge_expired",

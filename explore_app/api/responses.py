@@ -22,7 +22,10 @@ from explore_app.api.serializers import (
     ExploreModelDetailSerializer,
     ExploreModelListItemSerializer,
     ExploreTagWithCountSerializer,
+    LeaderboardEntrySerializer,
 )
+from explore_app.models import LeaderboardEntry
+from explore_app.selectors import leaderboard_entries
 from models_app.cache import catalogue_cache
 from models_app.selectors import (
     aimodel_get_published_by_ref,
@@ -110,3 +113,24 @@ def explore_tag_models(*, slug: str, page: int, page_size: int, ordering: str, *
         return _page(queryset, page=page, page_size=page_size, serialize=_model_rows())
 
     return catalogue_cache.fetch("tag_models", params, models_of_tag)
+
+
+def explore_leaderboard(*, period: str, page: int, page_size: int, tag: str = "") -> CachedValue:
+    """A page of the stored leaderboard of `period` (models of `tag` only, when given), with when it was
+    computed; refreshing the leaderboard invalidates the Explore cache."""
+
+    def leaderboard() -> dict[str, Any]:
+        shown: list[LeaderboardEntry] = []
+
+        def serialize(rows: list[LeaderboardEntry]) -> Any:
+            shown.extend(rows)
+            return LeaderboardEntrySerializer(rows, many=True).data
+
+        body = _page(
+            leaderboard_entries(period=period, tag=tag), page=page, page_size=page_size, serialize=serialize
+        )
+        # Every row of a refresh carries the same instant.
+        return {"period": period, "computed_at": shown[0].computed_at if shown else None, **body}
+
+    params = {"period": period, "tag": tag, "page": page, "page_size": page_size}
+    return catalogue_cache.fetch("leaderboard", params, leaderboard)

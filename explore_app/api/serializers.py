@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from django.utils.html import escape
 from django.utils.text import Truncator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.pagination import PageNumberPagination
+from explore_app.models import LeaderboardEntry, LeaderboardPeriod
 from models_app.models import AIModel, InstallStatus, ModelType, Tag
 from models_app.selectors import (
     AIMODEL_ORDERINGS,
@@ -174,3 +176,89 @@ class ExploreModelDetailSerializer(ExploreModelSerializer):
             "modelfile",
             "template",
         )
+
+
+# --- leaderboard ----------------------------------------------------------------------------------
+
+
+class LeaderboardQuerySerializer(PageQuerySerializer):
+    period = serializers.ChoiceField(
+        choices=LeaderboardPeriod.choices,
+        default=LeaderboardPeriod.ALL,
+        help_text="Which votes and kept answers count: those of the last 7 or 30 days, or all.",
+    )
+    tag = serializers.SlugField(required=False, max_length=80, help_text="Only models with this tag (slug)")
+
+
+class LeaderboardModelSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AIModel
+        fields = ("id", "name")
+
+
+class ConfidenceSerializer(serializers.Serializer):
+    low = serializers.FloatField()
+    high = serializers.FloatField()
+
+
+class LeaderboardEntrySerializer(serializers.ModelSerializer):
+    """A model's standing: its rating, how it fared against other models and the votes it received."""
+
+    model = LeaderboardModelSerializer(read_only=True)
+    elo = serializers.SerializerMethodField(
+        help_text="Bradley-Terry rating on the Elo scale: 1000 to start, 400 points = 10:1 odds"
+    )
+    win_rate = serializers.SerializerMethodField(help_text="Weighted wins over weighted comparisons")
+    confidence = serializers.SerializerMethodField(
+        help_text="95 % Wilson interval of the win rate; null without comparisons"
+    )
+    consistency = serializers.SerializerMethodField(
+        help_text="Of this model's regenerations by itself, the share where the earlier answer was kept"
+    )
+
+    class Meta:
+        model = LeaderboardEntry
+        fields = (
+            "rank",
+            "model",
+            "elo",
+            "win_rate",
+            "confidence",
+            "comparisons",
+            "thumbs_up",
+            "thumbs_down",
+            "self_comparisons",
+            "consistency",
+        )
+
+    def get_elo(self, entry: LeaderboardEntry) -> float:
+        return round(entry.elo, 1)
+
+    @staticmethod
+    def _rounded(value: float | None) -> float | None:
+        return None if value is None else round(value, 4)
+
+    def get_win_rate(self, entry: LeaderboardEntry) -> float | None:
+        return self._rounded(entry.win_rate)
+
+    @extend_schema_field(ConfidenceSerializer(allow_null=True))
+    def get_confidence(self, entry: LeaderboardEntry) -> dict[str, float] | None:
+        if entry.confidence_low is None or entry.confidence_high is None:
+            return None
+        return {"low": round(entry.confidence_low, 4), "high": round(entry.confidence_high, 4)}
+
+    def get_consistency(self, entry: LeaderboardEntry) -> float | None:
+        return self._rounded(entry.consistency)
+
+
+class LeaderboardPageSerializer(serializers.Serializer):
+    """A page of the leaderboard, with when it was computed."""
+
+    period = serializers.ChoiceField(choices=LeaderboardPeriod.choices)
+    computed_at = serializers.DateTimeField(allow_null=True, help_text="Null before the first computation")
+    count = serializers.IntegerField()
+    total_pages = serializers.IntegerField()
+    page = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = LeaderboardEntrySerializer(many=True)

@@ -37,11 +37,13 @@ from conversations_app.models import (
     Label,
     Note,
     Prompt,
+    SharedLink,
 )
 from conversations_app.services import conversation_soft_delete
 from core import services as core_services
 from core.admin import EstimatedCountPaginator
 from core.permissions import ADMIN_ROLE, USER_ROLE
+from explore_app.models import LeaderboardEntry
 from models_app.cache import catalogue_cache
 from models_app.models import AIModel, ModelTag, RoleModelAccess, Tag
 from models_app.services import refresh_tag_names
@@ -54,11 +56,13 @@ from tests.conversations_app.factories import (
     FeedbackFactory,
     FolderFactory,
     NoteFactory,
+    SharedLinkFactory,
 )
+from tests.explore_app.factories import LeaderboardEntryFactory
 from tests.models_app.factories import AIModelFactory, ModelTagFactory, TagFactory
 
 User = get_user_model()
-OWN_APPS = ("auth_app", "models_app", "conversations_app", "admin_app")
+OWN_APPS = ("auth_app", "models_app", "conversations_app", "admin_app", "explore_app")
 ACTION_CHECKBOX = helpers.ACTION_CHECKBOX_NAME
 
 
@@ -135,6 +139,8 @@ MAKERS: dict[type, Callable] = {
     Attachment: AttachmentFactory,
     Label: lambda: Label.objects.create(owner=UserFactory(), name="Work"),
     ConversationLabel: _labelled,
+    SharedLink: SharedLinkFactory,
+    LeaderboardEntry: LeaderboardEntryFactory,
 }
 MODELS = list(MAKERS)
 ADDABLE = [User, Role, Tag, AIModel, RoleModelAccess, SystemMessage]
@@ -148,6 +154,26 @@ def test_every_model_of_the_project_has_an_admin():
     assert set(MODELS) == {
         m for m in registered if m._meta.app_label in (*OWN_APPS, "auth", "token_blacklist")
     }
+
+
+@pytest.mark.django_db
+def test_staff_revoke_shared_links_through_the_service(admin_user):
+    # given: an open link and one already revoked
+    open_link = SharedLinkFactory()
+    revoked = SharedLinkFactory(revoked_at=timezone.now())
+    client = login(admin_user)
+    # when
+    response = client.post(
+        url(SharedLink, "changelist"),
+        {"action": "revoke_selected", helpers.ACTION_CHECKBOX_NAME: [open_link.pk, revoked.pk]},
+    )
+    # then
+    assert response.status_code == 302
+    open_link.refresh_from_db()
+    assert open_link.revoked_at is not None
+    assert list(
+        AuditEvent.objects.filter(action="shared_link_revoked").values_list("target_id", "actor_id")
+    ) == [(str(open_link.pk), admin_user.pk)]
 
 
 # --- every page answers ----------------------------------------------------------------------------
@@ -1261,6 +1287,8 @@ def test_change_lists_fit_on_a_1400_px_screen(admin_user):
     FeedbackFactory(response=exchange.response, user=owner, comment=long)
     NoteFactory(response=exchange.response, owner=owner, content=long)
     AttachmentFactory(conversation=conversation, original_name=("x" * 200) + ".txt")
+    SharedLinkFactory(conversation=conversation)
+    LeaderboardEntryFactory()
     ModelPullFactory(detail=long[:200])
     model = AIModelFactory()
     for n in range(12):
@@ -1339,6 +1367,8 @@ CHANGELIST_QUERIES = {
     ConversationLabel: 6,
     ApiKey: 6,
     ApiUsage: 6,
+    SharedLink: 6,
+    LeaderboardEntry: 6,
 }
 
 

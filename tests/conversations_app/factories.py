@@ -1,4 +1,5 @@
 import hashlib
+from datetime import timedelta
 
 import factory
 from django.core.files.base import ContentFile
@@ -13,6 +14,7 @@ from conversations_app.models import (
     Folder,
     Note,
     Prompt,
+    SharedLink,
 )
 from tests.auth_app.factories import UserFactory
 from tests.models_app.factories import AIModelFactory
@@ -101,3 +103,16 @@ class AttachmentFactory(factory.django.DjangoModelFactory):
     size = factory.LazyAttribute(lambda o: len(o.data))
     sha256 = factory.LazyAttribute(lambda o: hashlib.sha256(o.data).hexdigest())
     file = factory.LazyAttribute(lambda o: ContentFile(o.data, name="upload"))
+
+
+class SharedLinkFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SharedLink
+
+    conversation = factory.SubFactory(ConversationFactory)
+    owner = factory.LazyAttribute(lambda o: o.conversation.owner)
+    token_hash = factory.Sequence(lambda n: hashlib.sha256(f"token {n}".encode()).hexdigest())
+    title = factory.LazyAttribute(lambda o: o.conversation.title)
+    exchange_count = 1
+    snapshot = factory.LazyFunction(lambda: {"title": "", "model_name": "llama3.2:3b", "exchanges": []})
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=1))

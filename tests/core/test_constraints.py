@@ -31,7 +31,9 @@ from tests.conversations_app.factories import (
     FolderFactory,
     NoteFactory,
     PromptFactory,
+    SharedLinkFactory,
 )
+from tests.explore_app.factories import LeaderboardEntryFactory
 from tests.models_app.factories import AIModelFactory, ModelTagFactory, TagFactory
 
 pytestmark = pytest.mark.django_db
@@ -219,6 +221,33 @@ CASES: dict[str, Callable[[], object]] = {
         AttachmentFactory(), content_type="application/x-elf"
     ),
     "conv_attachment_processing_status_valid": lambda: _update(AttachmentFactory(), processing_status="meh"),
+    "conv_sharedlink_token_hash_hex": lambda: SharedLinkFactory(token_hash="the-token-itself"),
+    "conv_sharedlink_expires_after_creation": lambda: SharedLinkFactory(
+        expires_at=timezone.now() - timedelta(days=1)
+    ),
+    "conv_sharedlink_not_empty": lambda: SharedLinkFactory(exchange_count=0),
+    "conversations_app_sharedlink_access_count_check": lambda: _update(SharedLinkFactory(), access_count=-1),
+    "explore_leaderboard_period_model_uniq": lambda: (
+        (entry := LeaderboardEntryFactory()),
+        LeaderboardEntryFactory(model=entry.model),
+    ),
+    "explore_leaderboard_period_rank_uniq": lambda: (
+        LeaderboardEntryFactory(rank=1),
+        LeaderboardEntryFactory(rank=1),
+    ),
+    "explore_leaderboard_period_valid": lambda: LeaderboardEntryFactory(period="1y"),
+    "explore_leaderboard_rank_positive": lambda: LeaderboardEntryFactory(rank=0),
+    "explore_leaderboard_win_rate_range": lambda: LeaderboardEntryFactory(win_rate=1.5),
+    "explore_leaderboard_confidence_range": lambda: LeaderboardEntryFactory(
+        confidence_low=0.6, confidence_high=0.4
+    ),
+    "explore_leaderboard_consistency_range": lambda: LeaderboardEntryFactory(consistency=-0.1),
+    "explore_app_leaderboardentry_comparisons_check": lambda: LeaderboardEntryFactory(comparisons=-1),
+    "explore_app_leaderboardentry_thumbs_up_check": lambda: LeaderboardEntryFactory(thumbs_up=-1),
+    "explore_app_leaderboardentry_thumbs_down_check": lambda: LeaderboardEntryFactory(thumbs_down=-1),
+    "explore_app_leaderboardentry_self_comparisons_check": lambda: LeaderboardEntryFactory(
+        self_comparisons=-1
+    ),
     "admin_sysmsg_name_ci_alive_uniq": lambda: (
         SystemMessageFactory(name="Concise"),
         SystemMessage.objects.create(name="CONCISE", content="x"),

@@ -51,6 +51,12 @@ from conversations_app.api.serializers.resources import (
     UsageTotalsSerializer,
     UserUsageSerializer,
 )
+from conversations_app.api.serializers.shares import (
+    SharedConversationSerializer,
+    SharedLinkCreatedSerializer,
+    SharedLinkCreateSerializer,
+    SharedLinkSerializer,
+)
 
 __all__ = [
     "MAX_PROMPT_CHARS",
@@ -89,6 +95,10 @@ __all__ = [
     "SearchHitSerializer",
     "SearchQuerySerializer",
     "SearchResultsSerializer",
+    "SharedConversationSerializer",
+    "SharedLinkCreateSerializer",
+    "SharedLinkCreatedSerializer",
+    "SharedLinkSerializer",
     "SiblingsSerializer",
     "StrictFloatField",
     "TrashedConversationSerializer",

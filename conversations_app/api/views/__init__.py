@@ -15,6 +15,12 @@ from conversations_app.api.views.conversations import ConversationViewSet
 from conversations_app.api.views.folders import FolderViewSet
 from conversations_app.api.views.labels import LabelViewSet
 from conversations_app.api.views.search import SearchView
+from conversations_app.api.views.shares import (
+    SharedConversationForkView,
+    SharedConversationView,
+    SharedLinkCreateView,
+    SharedLinkViewSet,
+)
 from conversations_app.api.views.trash import (
     TrashedConversationViewSet,
     TrashedExchangeViewSet,
@@ -36,6 +42,10 @@ __all__ = [
     "LabelViewSet",
     "NoteViewSet",
     "SearchView",
+    "SharedConversationForkView",
+    "SharedConversationView",
+    "SharedLinkCreateView",
+    "SharedLinkViewSet",
     "TrashView",
     "TrashedConversationViewSet",
     "TrashedExchangeViewSet",
