@@ -24,6 +24,7 @@ from auth_app.services.admin import (
     user_soft_delete,
     user_unlock,
 )
+from auth_app.services.closure import user_close_own_account, user_purge, users_deleted_before
 from auth_app.services.events import security_event_record
 from auth_app.services.passwords import (
     password_reset_email_send,
@@ -52,12 +53,14 @@ __all__ = [
     "role_create",
     "role_delete",
     "security_event_record",
+    "user_close_own_account",
     "user_lock",
     "user_login",
     "user_password_change",
     "user_password_reset_confirm",
     "user_password_reset_request",
     "user_profile_update",
+    "user_purge",
     "user_register",
     "user_restore",
     "user_role_assign_default",
@@ -67,4 +70,5 @@ __all__ = [
     "user_set_active",
     "user_soft_delete",
     "user_unlock",
+    "users_deleted_before",
 ]

@@ -19,6 +19,8 @@ responses/{response_id}/notes/{note_id}/         GET, PATCH (If-Match), DELETE
 {id}/exchanges/{exchange_id}/regenerate/         POST another answer, as a sibling
 {id}/exchanges/{exchange_id}/select/             POST follow that branch
 search/?q=                                       GET ranked hits with snippets
+import/                                          POST multipart `file`: import another application's export
+imports/{job_id}/                                GET an import's progress and outcome
 trash/                                           DELETE empties the trash
 trash/conversations/, trash/folders/             GET list
 trash/{conversations|folders}/{id}/              GET, DELETE (for good)
@@ -53,6 +55,8 @@ urlpatterns = [
         name="conversation-exchange-select",
     ),
     path("search/", views.SearchView.as_view(), name="conversation-search"),
+    path("import/", views.ConversationImportView.as_view(), name="conversation-import"),
+    path("imports/<uuid:job_id>/", views.ImportJobView.as_view(), name="conversation-import-job"),
     path("trash/", views.TrashView.as_view(), name="trash"),
     path(
         "<uuid:conversation_id>/attachments/",

@@ -21,6 +21,7 @@ from conversations_app.selectors.platform_usage import (
     platform_usage_totals,
 )
 from conversations_app.selectors.search import SearchHit, message_search, message_search_statement
+from conversations_app.selectors.transfers import transfer_job_get
 from conversations_app.selectors.trash import trashed_conversation_list, trashed_folder_list
 from conversations_app.selectors.usage import usage_by_model_and_day, usage_totals
 
@@ -45,6 +46,7 @@ __all__ = [
     "platform_usage_by_day",
     "platform_usage_totals",
     "response_get_owned",
+    "transfer_job_get",
     "trashed_conversation_list",
     "trashed_folder_list",
     "usage_by_model_and_day",

@@ -1,5 +1,6 @@
 """Writes on conversations_app's tables, re-exported from the modules of this package."""
 
+from conversations_app.services.accounts import account_delete, account_purge, account_purge_expired
 from conversations_app.services.attachments import (
     attachment_create,
     attachment_delete,
@@ -20,8 +21,20 @@ from conversations_app.services.chat import (
     exchange_start,
 )
 from conversations_app.services.conversations import conversation_create, conversation_update
+from conversations_app.services.exports import (
+    export_download_token,
+    export_for_download,
+    export_job_create,
+    transfer_files_purge_expired,
+)
 from conversations_app.services.feedback import feedback_create, feedback_delete, feedback_update
 from conversations_app.services.folders import folder_create, folder_update
+from conversations_app.services.imports import (
+    ImportOutcome,
+    conversation_import,
+    import_job_create,
+    import_job_run,
+)
 from conversations_app.services.notes import note_create, note_delete, note_update
 from conversations_app.services.trash import (
     conversation_purge,
@@ -37,12 +50,17 @@ from conversations_app.services.trash import (
 
 __all__ = [
     "ExchangeRelay",
+    "ImportOutcome",
+    "account_delete",
+    "account_purge",
+    "account_purge_expired",
     "attachment_create",
     "attachment_delete",
     "attachment_extract_text",
     "attachment_files_release",
     "attachments_queue_pending",
     "conversation_create",
+    "conversation_import",
     "conversation_purge",
     "conversation_restore",
     "conversation_soft_delete",
@@ -55,6 +73,9 @@ __all__ = [
     "exchange_interrupt_stale",
     "exchange_regenerate",
     "exchange_start",
+    "export_download_token",
+    "export_for_download",
+    "export_job_create",
     "feedback_create",
     "feedback_delete",
     "feedback_update",
@@ -64,10 +85,13 @@ __all__ = [
     "folder_restore",
     "folder_soft_delete",
     "folder_update",
+    "import_job_create",
+    "import_job_run",
     "note_create",
     "note_delete",
     "note_update",
     "sniff_content_type",
+    "transfer_files_purge_expired",
     "trash_empty",
     "trash_purge_expired",
 ]

@@ -12,17 +12,31 @@ from conversations_app.api.views.chat import (
 from conversations_app.api.views.conversations import ConversationViewSet
 from conversations_app.api.views.folders import FolderViewSet
 from conversations_app.api.views.search import SearchView
+from conversations_app.api.views.transfers import (
+    AccountExportDownloadView,
+    AccountExportJobView,
+    AccountExportView,
+    AccountView,
+    ConversationImportView,
+    ImportJobView,
+)
 from conversations_app.api.views.trash import TrashedConversationViewSet, TrashedFolderViewSet, TrashView
 from conversations_app.api.views.usage import UserUsageView
 
 __all__ = [
+    "AccountExportDownloadView",
+    "AccountExportJobView",
+    "AccountExportView",
+    "AccountView",
     "AttachmentViewSet",
+    "ConversationImportView",
     "ConversationMessagesView",
     "ConversationViewSet",
     "ExchangeRegenerateView",
     "ExchangeSelectView",
     "FeedbackView",
     "FolderViewSet",
+    "ImportJobView",
     "NoteViewSet",
     "SearchView",
     "TrashView",
