@@ -10,6 +10,8 @@ DELETE /api/v1/auth/me/                            {"password"} → 204, the acc
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import FileResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -33,7 +35,7 @@ from conversations_app.models import TransferJob
 from conversations_app.selectors import transfer_job_get
 from core.api import NO_CONTENT, error_example, validated
 from core.exceptions import NotFound
-from core.schema import ErrorSerializer
+from core.schema import AutoSchema, ErrorSerializer
 
 LOCATION = {"Location": {"schema": {"type": "string"}, "description": "The job to poll."}}
 
@@ -166,8 +168,24 @@ class AccountExportDownloadView(APIView):
         )
 
 
+class _BodyOnDeleteSchema(AutoSchema):
+    """OpenAPI for a DELETE that takes a body (the password confirming the account's deletion);
+    drf-spectacular documents bodies for PUT, PATCH and POST only."""
+
+    def _get_request_body(self, direction: str = "request") -> Any:
+        if self.method != "DELETE":
+            return super()._get_request_body(direction)
+        self.method = "POST"
+        try:
+            return super()._get_request_body(direction)
+        finally:
+            self.method = "DELETE"
+
+
 class AccountView(MeView):
     """The caller's own profile (GET, PATCH) and account (DELETE)."""
+
+    schema = _BodyOnDeleteSchema()
 
     @extend_schema(
         tags=["auth"],
@@ -182,6 +200,7 @@ class AccountView(MeView):
         request=AccountDeleteSerializer,
         responses={
             **NO_CONTENT,
+            400: OpenApiResponse(ErrorSerializer, description="No password, or not the right one."),
             409: OpenApiResponse(
                 ErrorSerializer,
                 description="The caller is the last administrator.",
