@@ -56,7 +56,7 @@ def export_archive(client, capture) -> tuple[dict, zipfile.ZipFile]:
     download = APIClient().get(job["download_url"])  # the signed link needs no token
     assert download.status_code == 200
     assert download["Content-Type"] == "application/zip"
-    return job, zipfile.ZipFile(io.BytesIO(b"".join(download.streaming_content)))
+    return job, zipfile.ZipFile(io.BytesIO(b"".join(download.streaming_content)))  # type: ignore[attr-defined]
 
 
 def shape(conversation: Conversation) -> list[tuple]:

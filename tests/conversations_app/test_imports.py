@@ -50,6 +50,7 @@ def tree(conversation: Conversation) -> list[tuple]:
 
 def current_answer(conversation: Conversation) -> str:
     conversation.refresh_from_db()
+    assert conversation.current_exchange is not None
     return conversation.current_exchange.response.content
 
 
