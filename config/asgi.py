@@ -16,4 +16,6 @@ from core.asgi import BodySizeLimitMiddleware  # noqa: E402
 application = BodySizeLimitMiddleware(
     django_application,  # type: ignore[arg-type]
     max_bytes=settings.REQUEST_BODY_MAX_BYTES,
+    # An export file to import may be far larger than an attachment.
+    path_limits={"/api/v1/conversations/import/": settings.IMPORT_MAX_BYTES + 1024 * 1024},
 )

@@ -6,7 +6,13 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from conversations_app.api.share_urls import public_urlpatterns, shares_urlpatterns
-from conversations_app.api.views import UserUsageView
+from conversations_app.api.views import (
+    AccountExportDownloadView,
+    AccountExportJobView,
+    AccountExportView,
+    AccountView,
+    UserUsageView,
+)
 from conversations_app.api.views.system_messages import SystemMessageViewSet
 from core import health
 from gateway_app.urls import ollama_urlpatterns, openai_urlpatterns
@@ -14,6 +20,16 @@ from gateway_app.urls import ollama_urlpatterns, openai_urlpatterns
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/auth/me/usage/", UserUsageView.as_view(), name="me-usage"),
+    # The account as a whole reaches into conversations (a later layer than accounts): the profile
+    # view with DELETE added, and the export of everything the account owns.
+    path("api/v1/auth/me/", AccountView.as_view(), name="me-account"),
+    path("api/v1/auth/me/export/", AccountExportView.as_view(), name="account-export"),
+    path("api/v1/auth/me/export/<uuid:job_id>/", AccountExportJobView.as_view(), name="account-export-job"),
+    path(
+        "api/v1/auth/me/export/<uuid:job_id>/download/",
+        AccountExportDownloadView.as_view(),
+        name="account-export-download",
+    ),
     path("api/v1/auth/", include("auth_app.api.urls")),
     path("api/v1/models/", include("models_app.api.urls")),
     path("api/v1/conversations/", include("conversations_app.api.urls")),

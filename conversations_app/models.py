@@ -88,6 +88,13 @@ class ConversationSource(models.TextChoices):
     API = "api", "API (personal key)"
 
 
+class ImportSource(models.TextChoices):
+    OLLAMANET = "ollamanet", "OllamaNet"
+    OPEN_WEBUI = "open_webui", "Open WebUI"
+    CHATGPT = "chatgpt", "ChatGPT"
+    LIBRECHAT = "librechat", "LibreChat"
+
+
 class Conversation(BaseModel, SoftDeleteModel, VersionedModel):
     """A chat with one catalogue model; its exchanges form a tree, `current_exchange` is the chosen leaf.
 
@@ -147,6 +154,16 @@ class Conversation(BaseModel, SoftDeleteModel, VersionedModel):
         db_default="",
         help_text="SHA-256 of the turns so far as an API client sends them back (continuation)",
     )
+    import_source = models.CharField(
+        max_length=20,
+        choices=ImportSource.choices,
+        blank=True,
+        default="",
+        help_text="The application an imported conversation came from (empty when made here)",
+    )
+    import_source_id = models.CharField(
+        max_length=255, blank=True, default="", help_text="The conversation's id in that application"
+    )
 
     class Meta:
         constraints = [
@@ -158,6 +175,17 @@ class Conversation(BaseModel, SoftDeleteModel, VersionedModel):
             ),
             models.CheckConstraint(
                 condition=Q(api_key__isnull=True) | Q(source="api"), name="conv_conversation_key_only_api"
+            ),
+            # Importing the same export twice finds the conversation the first import made.
+            models.UniqueConstraint(
+                fields=["owner", "import_source", "import_source_id"],
+                condition=ALIVE & ~Q(import_source=""),
+                name="conv_conversation_import_uniq_alive",
+            ),
+            models.CheckConstraint(
+                condition=Q(import_source="", import_source_id="")
+                | (Q(import_source__in=ImportSource.values) & ~Q(import_source_id="")),
+                name="conv_conversation_import_source_valid",
             ),
         ]
         indexes = [
@@ -490,3 +518,76 @@ class SharedLink(BaseModel):
 
     def __str__(self) -> str:
         return f"Shared link to {self.title or 'an untitled conversation'}"
+
+
+class TransferKind(models.TextChoices):
+    IMPORT = "import", "Import"
+    EXPORT = "export", "Export"
+
+
+class TransferStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+FINISHED_TRANSFER_STATUSES = (TransferStatus.SUCCEEDED, TransferStatus.FAILED)
+
+
+def transfer_path(instance: TransferJob, filename: str) -> str:
+    """Where a job's file lives: transfers/<kind>/<job id><suffix> (never the client's name)."""
+    suffix = ".zip" if filename.lower().endswith(".zip") else ".json"
+    return f"transfers/{instance.kind}/{instance.pk}{suffix}"
+
+
+class TransferJob(BaseModel):
+    """An import of conversations from a file, or an export of everything a user owns, run in the
+    background: the file it reads or writes, its progress, and what became of each conversation."""
+
+    Kind = TransferKind
+    Status = TransferStatus
+
+    # Indexed by conv_transfer_owner_recent_idx, which starts with it.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="transfer_jobs", db_index=False
+    )
+    kind = models.CharField(max_length=10, choices=TransferKind.choices)
+    status = models.CharField(max_length=10, choices=TransferStatus.choices, default=TransferStatus.QUEUED)
+    file = models.FileField(upload_to=transfer_path, max_length=255, blank=True, default="")
+    original_name = models.CharField(max_length=255, blank=True, default="")
+    size = models.PositiveBigIntegerField(default=0, help_text="Bytes of the file")
+    source_format = models.CharField(max_length=20, choices=ImportSource.choices, blank=True, default="")
+    processed = models.PositiveIntegerField(default=0, help_text="Conversations handled so far")
+    counts = models.JSONField(default=dict, blank=True, help_text="Conversations by outcome")
+    results = models.JSONField(default=list, blank=True, help_text="One entry per conversation")
+    error = models.TextField(blank=True, default="")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="An export's download ends then")
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=TransferKind.values), name="conv_transfer_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=TransferStatus.values), name="conv_transfer_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=FINISHED_TRANSFER_STATUSES, finished_at__isnull=False)
+                | (~Q(status__in=FINISHED_TRANSFER_STATUSES) & Q(finished_at__isnull=True)),
+                name="conv_transfer_finished_iff_done",
+            ),
+            models.CheckConstraint(
+                condition=Q(source_format="") | Q(source_format__in=ImportSource.values),
+                name="conv_transfer_source_format_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(F("owner"), F("created_at").desc(), name="conv_transfer_owner_recent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.status} ({self.original_name or self.pk})"

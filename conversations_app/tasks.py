@@ -1,6 +1,7 @@
 """Background work of conversations: attachment text extraction (and the sweep that queues it again
-when it was lost), the trash retention purge, and the sweep of answers left `streaming` by a process
-that died, and the titles of conversations nobody named."""
+when it was lost), the trash retention purge, the sweep of answers left `streaming` by a process
+that died, the titles of conversations nobody named, imports and account exports, and the purge of
+deleted accounts."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from conversations_app import services
+from conversations_app.formats.account import export_job_run
 
 
 @shared_task(ignore_result=True)
@@ -45,3 +47,24 @@ def queue_pending_attachments() -> int:
     return services.attachments_queue_pending(
         older_than=timedelta(minutes=settings.ATTACHMENT_REQUEUE_MINUTES)
     )
+
+
+@shared_task(ignore_result=True)
+def run_import(job_id: str) -> None:
+    """Import the conversations of an uploaded file (idempotent: a finished job is left alone)."""
+    services.import_job_run(job_id=job_id)
+
+
+@shared_task(ignore_result=True)
+def run_export(job_id: str) -> None:
+    """Build the archive of everything a user owns (idempotent: only a queued job is run)."""
+    export_job_run(job_id=job_id)
+
+
+@shared_task(ignore_result=True)
+def purge_deleted_accounts(retention_days: int | None = None) -> int:
+    """Purge accounts deleted longer than ACCOUNT_RETENTION_DAYS ago with everything they held, files
+    included, and the archives of exports whose download link has expired."""
+    days = settings.ACCOUNT_RETENTION_DAYS if retention_days is None else retention_days
+    services.transfer_files_purge_expired()
+    return services.account_purge_expired(deleted_before=timezone.now() - timedelta(days=days))

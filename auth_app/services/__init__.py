@@ -31,6 +31,7 @@ from auth_app.services.admin import (
     user_soft_delete,
     user_unlock,
 )
+from auth_app.services.closure import user_close_own_account, user_purge, users_deleted_before
 from auth_app.services.events import security_event_record
 from auth_app.services.passwords import (
     password_reset_email_send,
@@ -63,6 +64,7 @@ __all__ = [
     "role_delete",
     "security_event_record",
     "user_approve",
+    "user_close_own_account",
     "user_create",
     "user_lock",
     "user_login",
@@ -71,6 +73,7 @@ __all__ = [
     "user_password_reset_confirm",
     "user_password_reset_request",
     "user_profile_update",
+    "user_purge",
     "user_register",
     "user_reject",
     "user_restore",
@@ -81,4 +84,5 @@ __all__ = [
     "user_set_active",
     "user_soft_delete",
     "user_unlock",
+    "users_deleted_before",
 ]

@@ -228,6 +228,14 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # Request bodies other than uploaded files (form fields, raw bodies read through request.body).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 TRASH_RETENTION_DAYS = env.int("TRASH_RETENTION_DAYS", default=30)
+# Deleted accounts (and everything they held) are purged for good this many days after the deletion.
+ACCOUNT_RETENTION_DAYS = env.int("ACCOUNT_RETENTION_DAYS", default=30)
+# Imports (POST /api/v1/conversations/import/): the largest upload, and the largest imported during the
+# request (201); larger files are imported by a background task (202 and a job to poll).
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=200 * 1024 * 1024)
+IMPORT_SYNC_MAX_BYTES = env.int("IMPORT_SYNC_MAX_BYTES", default=1024 * 1024)
+# Seconds an account export's signed download link works.
+EXPORT_LINK_MAX_AGE = env.int("EXPORT_LINK_MAX_AGE", default=24 * 60 * 60)
 # Model pulls (staff inference API): progress is written at most once per whole percent or per
 # interval (seconds); the progress stream (SSE) polls a pull this often and lasts at most this long; a
 # queued or running pull without progress for this long is taken for dead (its worker is gone).

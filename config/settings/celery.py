@@ -57,4 +57,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "conversations_app.tasks.purge_trash",
         "schedule": crontab(hour=3, minute=47),
     },
+    # Accounts deleted longer than ACCOUNT_RETENTION_DAYS ago, and export archives whose link expired.
+    "purge-deleted-accounts": {
+        "task": "conversations_app.tasks.purge_deleted_accounts",
+        "schedule": crontab(hour=4, minute=7),
+    },
 }

@@ -12,6 +12,7 @@ from conversations_app.admin.annotations import (
     FeedbackAdmin,
     LabelAdmin,
     NoteAdmin,
+    TransferJobAdmin,
 )
 from conversations_app.admin.conversations import ConversationAdmin, FolderAdmin
 from conversations_app.admin.messages import AIResponseAdmin, ExchangeAdmin, PromptAdmin
@@ -29,4 +30,5 @@ __all__ = [
     "NoteAdmin",
     "PromptAdmin",
     "SharedLinkAdmin",
+    "TransferJobAdmin",
 ]

@@ -1,4 +1,5 @@
-"""What users add to answers and conversations: feedback, notes, attachments, labels."""
+"""What users add to answers and conversations: feedback, notes, attachments, labels; and their imports
+and exports."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 
 from conversations_app.admin.common import NARROW_PREVIEW_CHARS, AnswerPreviewMixin
-from conversations_app.models import Attachment, ConversationLabel, Feedback, Label, Note
+from conversations_app.models import Attachment, ConversationLabel, Feedback, Label, Note, TransferJob
 from conversations_app.services import (
     attachment_delete,
     attachment_files_release,
@@ -163,3 +164,16 @@ class ConversationLabelAdmin(ViewOnlyAdminMixin, LargeTableAdminMixin, BaseModel
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(TransferJob)
+class TransferJobAdmin(ViewOnlyAdminMixin, LargeTableAdminMixin, BaseModelAdmin):
+    """Imports and account exports, read-only: their owners start them; the results say what became of
+    each conversation."""
+
+    list_display = ("kind", "status", "owner", "source_format", "processed", "created_at", "finished_at")
+    list_select_related = ("owner",)
+    list_filter = ("kind", "status", ("created_at", DateFieldListFilter))
+    search_fields = ("owner__username", "owner__email", "original_name")
+    ordering = ("-id",)
+    exclude = ("file",)

@@ -16,8 +16,8 @@ from core.exceptions import PayloadTooLarge
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
 
-def _too_large(limit: int) -> PayloadTooLarge:
-    return PayloadTooLarge(f"Attachments are limited to {limit} bytes.", fields={"file": ["File too large."]})
+def _too_large(limit: int, what: str = "Attachments") -> PayloadTooLarge:
+    return PayloadTooLarge(f"{what} are limited to {limit} bytes.", fields={"file": ["File too large."]})
 
 
 class SizeLimitUploadHandler(FileUploadHandler):
@@ -25,14 +25,15 @@ class SizeLimitUploadHandler(FileUploadHandler):
     file bytes as they arrive and stops at the first byte over the limit (nothing is buffered here;
     the chunks flow on to Django's memory/temporary-file handlers)."""
 
-    def __init__(self, request=None, *, limit: int) -> None:
+    def __init__(self, request=None, *, limit: int, what: str = "Attachments") -> None:
         super().__init__(request)
         self.limit = limit
+        self.what = what
         self.received = 0
 
     def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
         if content_length and content_length > self.limit + MULTIPART_OVERHEAD_BYTES:
-            raise _too_large(self.limit)
+            raise _too_large(self.limit, self.what)
         return None
 
     def new_file(self, *args, **kwargs) -> None:
@@ -42,7 +43,7 @@ class SizeLimitUploadHandler(FileUploadHandler):
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
         self.received += len(raw_data)
         if self.received > self.limit:
-            raise _too_large(self.limit)
+            raise _too_large(self.limit, self.what)
         return raw_data
 
     def file_complete(self, file_size: int) -> None:
@@ -52,12 +53,20 @@ class SizeLimitUploadHandler(FileUploadHandler):
 class AttachmentMultiPartParser(MultiPartParser):
     """DRF's multipart parser with SizeLimitUploadHandler in front of the configured handlers."""
 
+    what = "Attachments"
+
+    def limit(self) -> int:
+        return max_attachment_bytes()
+
     def parse(self, stream, media_type=None, parser_context=None) -> DataAndFiles:
         parser_context = parser_context or {}
         request = parser_context["request"]
         meta = request.META.copy()
         meta["CONTENT_TYPE"] = media_type
-        handlers = [SizeLimitUploadHandler(request, limit=max_attachment_bytes()), *request.upload_handlers]
+        handlers = [
+            SizeLimitUploadHandler(request, limit=self.limit(), what=self.what),
+            *request.upload_handlers,
+        ]
         try:
             data, files = DjangoMultiPartParser(
                 meta, stream, handlers, parser_context.get("encoding", settings.DEFAULT_CHARSET)
@@ -65,3 +74,12 @@ class AttachmentMultiPartParser(MultiPartParser):
         except MultiPartParserError as exc:
             raise ParseError(f"Multipart form parse error - {exc}") from exc
         return DataAndFiles(data, files)
+
+
+class ImportMultiPartParser(AttachmentMultiPartParser):
+    """Multipart for an export file to import: up to IMPORT_MAX_BYTES, spooled to disk as it arrives."""
+
+    what = "Import files"
+
+    def limit(self) -> int:
+        return settings.IMPORT_MAX_BYTES

@@ -24,6 +24,8 @@ responses/{response_id}/notes/{note_id}/         GET, PATCH (If-Match), DELETE
 {id}/exchanges/{exchange_id}/                    DELETE the exchange and its branch (to the trash)
 {id}/share/                                      POST a public snapshot of the current branch (see share_urls)
 search/?q=                                       GET ranked hits with snippets
+import/                                          POST multipart `file`: import another application's export
+imports/{job_id}/                                GET an import's progress and outcome
 trash/                                           DELETE empties the trash
 trash/conversations/, trash/folders/, trash/exchanges/   GET list
 trash/{conversations|folders|exchanges}/{id}/            GET, DELETE (for good)
@@ -71,6 +73,8 @@ urlpatterns = [
     ),
     path("<uuid:conversation_id>/share/", views.SharedLinkCreateView.as_view(), name="conversation-share"),
     path("search/", views.SearchView.as_view(), name="conversation-search"),
+    path("import/", views.ConversationImportView.as_view(), name="conversation-import"),
+    path("imports/<uuid:job_id>/", views.ImportJobView.as_view(), name="conversation-import-job"),
     path("trash/", views.TrashView.as_view(), name="trash"),
     path(
         "<uuid:conversation_id>/attachments/",

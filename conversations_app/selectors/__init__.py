@@ -34,6 +34,7 @@ from conversations_app.selectors.shares import (
     shared_link_get_owned,
     shared_link_list,
 )
+from conversations_app.selectors.transfers import transfer_job_get
 from conversations_app.selectors.trash import (
     trashed_conversation_list,
     trashed_exchange_list,
@@ -70,6 +71,7 @@ __all__ = [
     "shared_link_get_open",
     "shared_link_get_owned",
     "shared_link_list",
+    "transfer_job_get",
     "trashed_conversation_list",
     "trashed_exchange_list",
     "trashed_folder_list",

@@ -1,5 +1,6 @@
 """Writes on conversations_app's tables, re-exported from the modules of this package."""
 
+from conversations_app.services.accounts import account_delete, account_purge, account_purge_expired
 from conversations_app.services.attachments import (
     attachment_create,
     attachment_delete,
@@ -26,8 +27,20 @@ from conversations_app.services.conversations import (
     conversation_create,
     conversation_update,
 )
+from conversations_app.services.exports import (
+    export_download_token,
+    export_for_download,
+    export_job_create,
+    transfer_files_purge_expired,
+)
 from conversations_app.services.feedback import feedback_create, feedback_delete, feedback_update
 from conversations_app.services.folders import folder_create, folder_update
+from conversations_app.services.imports import (
+    ImportOutcome,
+    conversation_import,
+    import_job_create,
+    import_job_run,
+)
 from conversations_app.services.labels import label_create, label_delete, label_update
 from conversations_app.services.notes import note_create, note_delete, note_update
 from conversations_app.services.shares import (
@@ -54,6 +67,10 @@ from conversations_app.services.trash import (
 
 __all__ = [
     "ExchangeRelay",
+    "ImportOutcome",
+    "account_delete",
+    "account_purge",
+    "account_purge_expired",
     "answer_piece",
     "attachment_create",
     "attachment_delete",
@@ -63,6 +80,7 @@ __all__ = [
     "conversation_api_history_set",
     "conversation_create",
     "conversation_fork_shared",
+    "conversation_import",
     "conversation_purge",
     "conversation_restore",
     "conversation_soft_delete",
@@ -80,6 +98,9 @@ __all__ = [
     "exchange_restore",
     "exchange_soft_delete",
     "exchange_start",
+    "export_download_token",
+    "export_for_download",
+    "export_job_create",
     "feedback_create",
     "feedback_delete",
     "feedback_update",
@@ -89,6 +110,8 @@ __all__ = [
     "folder_restore",
     "folder_soft_delete",
     "folder_update",
+    "import_job_create",
+    "import_job_run",
     "label_create",
     "label_delete",
     "label_update",
@@ -99,6 +122,7 @@ __all__ = [
     "shared_link_record_access",
     "shared_link_revoke",
     "sniff_content_type",
+    "transfer_files_purge_expired",
     "trash_empty",
     "trash_purge_expired",
 ]

@@ -38,6 +38,7 @@ from conversations_app.models import (
     Note,
     Prompt,
     SharedLink,
+    TransferJob,
 )
 from conversations_app.services import conversation_soft_delete
 from core import services as core_services
@@ -139,6 +140,9 @@ MAKERS: dict[type, Callable] = {
     Attachment: AttachmentFactory,
     Label: lambda: Label.objects.create(owner=UserFactory(), name="Work"),
     ConversationLabel: _labelled,
+    TransferJob: lambda: TransferJob.objects.create(
+        owner=UserFactory(), kind="import", original_name="chats.json"
+    ),
     SharedLink: SharedLinkFactory,
     LeaderboardEntry: LeaderboardEntryFactory,
 }
@@ -1296,6 +1300,7 @@ def test_change_lists_fit_on_a_1400_px_screen(admin_user):
     SystemMessageFactory(content=long)
     _refresh_token(blacklisted=True)
     _labelled()
+    TransferJob.objects.create(owner=owner, kind="import", original_name=long.strip()[:200])
     key, _ = create_api_key(owner, name=long.strip()[:100])
     record_usage(owner, key, prompt_tokens=1, eval_tokens=1)
     RoleModelAccess.objects.create(role_id=Group.objects.get(name=USER_ROLE).pk, model=model)
@@ -1365,6 +1370,7 @@ CHANGELIST_QUERIES = {
     Attachment: 6,
     Label: 6,
     ConversationLabel: 6,
+    TransferJob: 6,
     ApiKey: 6,
     ApiUsage: 6,
     SharedLink: 6,

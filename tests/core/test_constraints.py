@@ -18,6 +18,7 @@ from conversations_app.models import (
     Feedback,
     Folder,
     Label,
+    TransferJob,
 )
 from models_app.models import ModelTag, RoleModelAccess, Tag
 from tests.admin_app.factories import ModelPullFactory, SystemMessageFactory
@@ -88,6 +89,15 @@ def _sibling_folder() -> None:
 
 def _root_exchange_with_position() -> None:
     ExchangeFactory(position=3)
+
+
+def _imported_twice() -> None:
+    first = ConversationFactory(import_source="chatgpt", import_source_id="abc")
+    ConversationFactory(owner=first.owner, import_source="chatgpt", import_source_id="abc")
+
+
+def _transfer(**values) -> TransferJob:
+    return TransferJob.objects.create(owner=UserFactory(), **{"kind": "import", **values})
 
 
 def _same_label_other_case() -> None:
@@ -172,6 +182,16 @@ CASES: dict[str, Callable[[], object]] = {
     "conv_conversation_key_only_api": lambda: (lambda key: ConversationFactory(owner=key.user, api_key=key))(
         _api_key()
     ),
+    "conv_conversation_import_source_valid": lambda: ConversationFactory(
+        import_source="myspace", import_source_id="1"
+    ),
+    "conv_conversation_import_uniq_alive": _imported_twice,
+    "conv_transfer_kind_valid": lambda: _transfer(kind="sync"),
+    "conv_transfer_status_valid": lambda: _transfer(status="paused"),
+    "conv_transfer_finished_iff_done": lambda: _transfer(status="succeeded", finished_at=None),
+    "conv_transfer_source_format_valid": lambda: _transfer(source_format="myspace"),
+    "conversations_app_transferjob_processed_check": lambda: _update(_transfer(), processed=-1),
+    "conversations_app_transferjob_size_check": lambda: _update(_transfer(), size=-1),
     "conv_label_name_ci_alive_uniq": _same_label_other_case,
     "conv_label_name_not_blank": lambda: Label.objects.create(owner=UserFactory(), name=""),
     "conversations_app_label_version_check": lambda: Label.objects.create(

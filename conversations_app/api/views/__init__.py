@@ -21,6 +21,14 @@ from conversations_app.api.views.shares import (
     SharedLinkCreateView,
     SharedLinkViewSet,
 )
+from conversations_app.api.views.transfers import (
+    AccountExportDownloadView,
+    AccountExportJobView,
+    AccountExportView,
+    AccountView,
+    ConversationImportView,
+    ImportJobView,
+)
 from conversations_app.api.views.trash import (
     TrashedConversationViewSet,
     TrashedExchangeViewSet,
@@ -30,7 +38,12 @@ from conversations_app.api.views.trash import (
 from conversations_app.api.views.usage import UserUsageView
 
 __all__ = [
+    "AccountExportDownloadView",
+    "AccountExportJobView",
+    "AccountExportView",
+    "AccountView",
     "AttachmentViewSet",
+    "ConversationImportView",
     "ConversationMessagesView",
     "ConversationViewSet",
     "ExchangeDetailView",
@@ -39,6 +52,7 @@ __all__ = [
     "ExchangeSelectView",
     "FeedbackView",
     "FolderViewSet",
+    "ImportJobView",
     "LabelViewSet",
     "NoteViewSet",
     "SearchView",
