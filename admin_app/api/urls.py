@@ -6,7 +6,7 @@ models/, tags/, system-messages/                 the catalogue and the system me
 inference/pulls/, inference/pulls/{id}/events/   model pulls into Ollama and their progress (SSE)
 inference/models/, inference/models/{name}/      the models Ollama has installed
 usage/, usage/feedback/                          usage statistics
-database/{health,tables,connections,slow-statements,migrations}/   database reports
+database/{health,tables,connections,slow-statements,migrations,replication}/   database reports
 """
 
 from django.urls import path, re_path
@@ -52,6 +52,7 @@ platform_urlpatterns = [
         name="admin-database-slow-statements",
     ),
     path("database/migrations/", views.DatabaseMigrationsView.as_view(), name="admin-database-migrations"),
+    path("database/replication/", views.DatabaseReplicationView.as_view(), name="admin-database-replication"),
 ]
 
 urlpatterns = [*accounts_urlpatterns, *platform_urlpatterns]

@@ -9,6 +9,7 @@ from admin_app.api.views.database import (
     DatabaseConnectionsView,
     DatabaseHealthView,
     DatabaseMigrationsView,
+    DatabaseReplicationView,
     DatabaseSlowStatementsView,
     DatabaseTablesView,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "DatabaseConnectionsView",
     "DatabaseHealthView",
     "DatabaseMigrationsView",
+    "DatabaseReplicationView",
     "DatabaseSlowStatementsView",
     "DatabaseTablesView",
     "FeedbackUsageView",

@@ -11,12 +11,12 @@ from rest_framework.views import APIView
 
 from conversations_app.api.serializers import UsageQuerySerializer, UsageSerializer
 from conversations_app.selectors import usage_by_model_and_day, usage_totals
-from core.api import validated
+from core.api import ReplicaReadsMixin, validated
 
 USER_DEFAULT_USAGE_DAYS = 30
 
 
-class UserUsageView(APIView):
+class UserUsageView(ReplicaReadsMixin, APIView):
     """Your token usage across conversations."""
 
     @extend_schema(
