@@ -18,7 +18,10 @@ from contextlib import contextmanager
 import psycopg
 import pytest
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from django.db import connections, router, transaction
+from django.http import StreamingHttpResponse
+from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
 from admin_app.selectors.database import database_replication
@@ -26,7 +29,8 @@ from auth_app.models import User
 from conversations_app.models import Conversation
 from core.cache import outage
 from core.db import reads_on_primary
-from core.db_router import reads_from_replica, replica_outage
+from core.db_router import reads_from_replica, replica_outage, wrote_recently
+from core.middleware import ReadYourWritesMiddleware
 from core.permissions import ADMIN_ROLE
 from tests.auth_app.factories import UserFactory
 from tests.conftest import client_for
@@ -374,3 +378,34 @@ def test_without_a_replica_every_read_goes_to_the_primary(settings, user):
         assert router.db_for_read(Conversation) == "default"
     assert database_replication().replica is None
     assert settings.DATABASES[REPLICA]["REPLICA_OF"] == "default"
+
+
+@pytest.mark.django_db
+def test_a_signed_in_users_write_request_is_noted_for_a_few_seconds(settings, user, api_client, anon_client):
+    settings.DATABASE_REPLICA_READS = True
+
+    # reads and anonymous writes are not noted
+    assert api_client.get(BASE).status_code == 200
+    assert anon_client.post(BASE, {}, format="json").status_code == 401
+    assert not wrote_recently(user.pk)
+
+    # a write request is, refused or not (a failed chat still stored its prompt), for the window
+    assert api_client.post(BASE, {"title": 5}, format="json").status_code == 400
+    assert wrote_recently(user.pk)
+    assert 0 < cache.ttl(f"replica:wrote:{user.pk}") <= settings.REPLICA_READ_YOUR_WRITES_SECONDS
+
+
+@pytest.mark.django_db
+def test_the_end_of_a_streamed_write_is_noted_again(settings, user):
+    # given a streamed answer to a write request (a chat answer is stored when its stream ends)
+    settings.DATABASE_REPLICA_READS = True
+    request = RequestFactory().post("/api/v1/conversations/")
+    request.user = user
+    middleware = ReadYourWritesMiddleware(lambda request: StreamingHttpResponse(iter([b"a", b"b"])))
+    response = middleware(request)
+    assert wrote_recently(user.pk)
+    cache.delete(f"replica:wrote:{user.pk}")
+
+    # when the stream has been sent, then the write is noted again
+    assert b"".join(response.streaming_content) == b"ab"
+    assert wrote_recently(user.pk)
