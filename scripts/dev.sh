@@ -187,7 +187,7 @@ start_replica() {
     fi
     replica_caught_up && break
     [ "$attempt" -eq 2 ] && die "the replica does not follow the primary; see .local/postgres-replica/server.log"
-    log "the replica cannot follow the primary (its WAL is gone): making it again"
+    log "the replica does not catch up with the primary (the WAL it needs may have been recycled while it was stopped): making it again"
     stop_replica
     create_replica "$bin"
   done
