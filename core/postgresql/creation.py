@@ -4,7 +4,8 @@ A physical replica (an alias with `REPLICA_OF`) is a copy of its primary's whole
 only: the test database the runner creates on the primary appears on the replica by replication, and
 goes away with it. So for a replica the runner only points the alias at that database's name, and
 creates, migrates and drops nothing there; flushes between transactional tests find no table to
-truncate on it (core.db_router: nothing migrates on a replica) and reach it from the primary.
+truncate on it (core.db_router: nothing migrates on a replica), and neither they nor the restore of
+a `serialized_rollback` touch it: the primary's reach it by replication.
 """
 
 from __future__ import annotations
@@ -52,3 +53,12 @@ class DatabaseCreation(PostgresDatabaseCreation):
         if old_database_name is not None:
             self._use_database(old_database_name)
         return None
+
+    def serialize_db_to_string(self) -> str:
+        if self._primary_alias() is None:
+            return super().serialize_db_to_string()
+        return ""
+
+    def deserialize_db_from_string(self, data: str) -> None:
+        if self._primary_alias() is None:
+            super().deserialize_db_from_string(data)
