@@ -1,4 +1,4 @@
-.PHONY: run test lint fmt bench services stop
+.PHONY: run test lint fmt bench services replica stop
 
 run:  ## install what is missing, start PostgreSQL + Redis under .local/, serve on 127.0.0.1:8000
 	@scripts/dev.sh run
@@ -9,7 +9,10 @@ test:  ## the same bootstrap, then ruff, checks, migrations check, OpenAPI schem
 services:  ## start the local PostgreSQL + Redis and leave them running
 	@scripts/dev.sh bootstrap
 
-stop:  ## stop the local PostgreSQL + Redis
+replica:  ## create (once) and start a streaming read replica of the local PostgreSQL, on OLLAMANET_REPLICA_PORT
+	@scripts/dev.sh replica
+
+stop:  ## stop the local PostgreSQL (and its replica) + Redis
 	@scripts/dev.sh stop
 
 lint:

@@ -16,10 +16,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 from rest_framework import serializers, status, viewsets
 from rest_framework.pagination import BasePagination
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.db import db_step
+from core.db import db_step, replica_reads
+from core.db_router import replica_reads_allowed
 from core.pagination import CursorPagination
 from core.parsers import check_json_value, json_loads
 from core.services import parse_if_match
@@ -110,10 +112,31 @@ def validated(
     return dict(serializer.validated_data)
 
 
-class ResourceViewSet(viewsets.GenericViewSet):
+class ReplicaReadsMixin:
+    """A (synchronous) view whose safe requests (GET, HEAD) read from the read replica where
+    core.db_router allows: lists, details, history, search, reports, Explore, whose selectors a moment
+    of replication lag cannot make wrong. Its writes, and its reads inside a transaction, stay on the
+    primary; so do authentication and permissions, checked before the replica is allowed (DRF knows
+    the user only after it has authenticated it, in `initial`)."""
+
+    def dispatch(self, request, *args, **kwargs):
+        token = replica_reads.set(False)
+        try:
+            return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+        finally:
+            replica_reads.reset(token)
+
+    def initial(self, request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        if request.method in SAFE_METHODS:
+            replica_reads.set(replica_reads_allowed(request.user))
+
+
+class ResourceViewSet(ReplicaReadsMixin, viewsets.GenericViewSet):
     """Base of the resource viewsets: the caller's rows come from a selector (`owned_queryset`), one
     output serializer (`serializer_class`) and one input serializer per writing action; `If-Match`
-    is read for writes and every single-resource response carries the `ETag`."""
+    is read for writes and every single-resource response carries the `ETag`. Safe requests read from
+    the read replica where that is safe (`ReplicaReadsMixin`)."""
 
     serializer_class: type[serializers.ModelSerializer[Any]]
     input_serializer_classes: dict[str, type[serializers.Serializer]] = {}
@@ -205,7 +228,8 @@ def schema_docstring_excludes() -> list[type]:
     GET_LIB_DOC_EXCLUDES): its own list, every view class, and StrictKeysMixin.
 
     A view's docstring is for the reader of its code; an operation is described by its `extend_schema`
-    or by its own action's docstring, a serializer only by its own docstring, never by a base class's.
+    or by its own action's docstring, a serializer only by its own docstring, never by a base class's
+    (nor a mixin's).
     """
     from drf_spectacular.plumbing import get_lib_doc_excludes  # not at import time: settings load it
 
@@ -215,4 +239,4 @@ def schema_docstring_excludes() -> list[type]:
         view = pending.pop()
         views.append(view)
         pending.extend(view.__subclasses__())
-    return [*get_lib_doc_excludes(), *views, StrictKeysMixin]
+    return [*get_lib_doc_excludes(), *views, StrictKeysMixin, ReplicaReadsMixin]

@@ -43,6 +43,8 @@ from redis.exceptions import RedisError
 from rest_framework import status
 from rest_framework.response import Response
 
+from core.db import reads_on_primary
+
 logger = logging.getLogger(__name__)
 
 # What a broken or unreachable Redis raises through django-redis (wrapped) or redis-py (locks).
@@ -261,8 +263,13 @@ class CacheNamespace:
         if isinstance(found, CachedValue):
             return found
         try:
-            value = CachedValue.build(compute())
-            if found is not None:
+            if found is None:  # Redis unavailable: a read for this request alone
+                value = CachedValue.build(compute())
+            else:
+                # Stored for minutes, for everyone: from the primary, never a replica a moment behind
+                # the write whose invalidation made this miss.
+                with reads_on_primary():
+                    value = CachedValue.build(compute())
                 found.store(value)
         finally:
             if found is not None:

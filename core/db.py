@@ -19,7 +19,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import ParamSpec, TypeVar
 
 from asgiref.sync import sync_to_async
@@ -75,3 +77,18 @@ async def db_step(func: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) ->
     """Run one short synchronous database step from async code, holding no connection afterwards."""
     async with _slots():
         return await sync_to_async(released(func))(*args, **kwargs)
+
+
+# Whether reads may go to the read replica (core.db_router); off unless a read-only view turned it on.
+replica_reads: ContextVar[bool] = ContextVar("replica_reads", default=False)
+
+
+@contextmanager
+def reads_on_primary() -> Iterator[None]:
+    """Within the block every read goes to the primary, whatever the view allowed: for what must
+    not be a moment stale (a value stored in the shared cache for minutes)."""
+    token = replica_reads.set(False)
+    try:
+        yield
+    finally:
+        replica_reads.reset(token)

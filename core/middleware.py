@@ -13,9 +13,12 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import FileResponse, HttpRequest, HttpResponseBase
 from django.utils.cache import patch_vary_headers
 from django.utils.deprecation import MiddlewareMixin
+from django.utils.functional import SimpleLazyObject, empty
 from django.utils.regex_helper import _lazy_re_compile
+from rest_framework.permissions import SAFE_METHODS
 
 from core.audit import AuditContext, context_for_request, enter_context, exit_context
+from core.db_router import note_write
 from core.request_id import HEADER, META_KEY, request_id_begin, request_id_from_client, request_id_scope
 
 
@@ -148,6 +151,55 @@ class AuditContextMiddleware(WrappingMiddleware):
             yield state[1]
         finally:
             exit_context(token)
+
+
+def _signed_in_user_id(request: HttpRequest) -> Any:
+    """The id of the request's user if the request authenticated one (DRF sets it on the request it
+    wraps), without evaluating a lazy session user that nothing asked for; else None."""
+    user = getattr(request, "user", None)
+    if isinstance(user, SimpleLazyObject) and user._wrapped is empty:  # type: ignore[attr-defined]
+        return None
+    return user.pk if user is not None and user.is_authenticated else None
+
+
+class ReadYourWritesMiddleware(WrappingMiddleware):
+    """After a write request (any method but GET, HEAD, OPTIONS) of a signed-in user, their reads go
+    to the primary for REPLICA_READ_YOUR_WRITES_SECONDS (core.db_router): noted as the response
+    leaves, whatever its status (a failed chat still stored the prompt), and again when a streamed
+    body ends (a chat answer is stored then). One Redis SET; nothing without a replica."""
+
+    def finish(self, request: HttpRequest, response: HttpResponseBase, state: Any) -> HttpResponseBase:
+        if request.method in SAFE_METHODS:
+            return response
+        user_id = _signed_in_user_id(request)
+        if user_id is None:
+            return response
+        note_write(user_id)
+        if getattr(response, "streaming", False) and not isinstance(response, FileResponse):
+            content = response.streaming_content  # type: ignore[attr-defined]
+            response.streaming_content = (  # type: ignore[attr-defined]
+                _async_then(content, note_write, user_id)
+                if hasattr(content, "__aiter__")
+                else _sync_then(content, note_write, user_id)
+            )
+        return response
+
+
+def _sync_then(content: Iterable[bytes], callback: Callable[[Any], None], argument: Any) -> Iterator[bytes]:
+    try:
+        yield from content
+    finally:
+        callback(argument)
+
+
+async def _async_then(
+    content: AsyncIterable[bytes], callback: Callable[[Any], None], argument: Any
+) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in content:
+            yield chunk
+    finally:
+        callback(argument)
 
 
 _ACCEPTS_GZIP = _lazy_re_compile(r"\bgzip\b")

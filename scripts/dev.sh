@@ -152,6 +152,86 @@ PYEOF
 
 stop_postgres() { as_pg "$(pg_bindir)/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null 2>&1 || true; }
 
+# --- PostgreSQL read replica (`make replica`; `make test` starts it for the replica's tests) --------
+# A hot standby of the primary above (or of DATABASE_URL's server), made once with pg_basebackup -R
+# into .local/postgres-replica and kept up to date by streaming replication on its own port. Nothing
+# here changes the primary's configuration: the replication line that initdb puts in pg_hba.conf
+# and the default wal_level/max_wal_senders are all it needs (the role must be allowed to replicate).
+REPLICA_PORT="${OLLAMANET_REPLICA_PORT:-54330}"
+REPLICA_PGDATA="$LOCAL/postgres-replica"
+
+create_replica() {
+  local bin="$1"
+  log "creating a streaming replica of the primary in .local/postgres-replica (pg_basebackup)"
+  rm -rf "$REPLICA_PGDATA"
+  mkdir -p "$REPLICA_PGDATA"
+  chmod 700 "$REPLICA_PGDATA"
+  if [ "$(id -u)" -eq 0 ]; then chown postgres: "$REPLICA_PGDATA"; chmod 755 "$LOCAL"; fi
+  # -R writes standby.signal and the primary's connection string; -X stream brings the WAL of the copy.
+  as_pg "$bin/pg_basebackup" -d "$DATABASE_URL" -D "$REPLICA_PGDATA" -R -X stream -c fast \
+    || { rm -rf "$REPLICA_PGDATA"; die "pg_basebackup failed (can the role of DATABASE_URL replicate?)"; }
+  rm -f "$REPLICA_PGDATA/server.log"  # the primary's log, if it keeps one in its data directory
+  printf '\n# The read replica: its own port; the rest as the primary it was copied from.\nport = %s\nhot_standby = on\n' \
+    "$REPLICA_PORT" | as_pg tee -a "$REPLICA_PGDATA/postgresql.conf" >/dev/null
+}
+
+# Wait until the replica has replayed what the primary had written when it started; false when it
+# cannot (the WAL it needs was recycled on the primary while it was stopped).
+replica_caught_up() {
+  "$PY" - "$DATABASE_URL" "$REPLICA_PORT" <<'PYEOF'
+import sys, time
+import psycopg
+from psycopg.conninfo import make_conninfo
+
+primary = sys.argv[1]
+replica = make_conninfo(primary, host="127.0.0.1", port=sys.argv[2], connect_timeout=2)
+with psycopg.connect(primary, autocommit=True) as c:
+    target = c.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
+deadline = time.monotonic() + 30
+while time.monotonic() < deadline:
+    try:
+        with psycopg.connect(replica, autocommit=True) as c:
+            if c.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (target,)).fetchone()[0]:
+                sys.exit(0)
+    except psycopg.OperationalError:
+        pass
+    time.sleep(0.5)
+sys.exit(1)
+PYEOF
+}
+
+start_replica() {
+  if [ -n "${DATABASE_REPLICA_URL:-}" ]; then log "using DATABASE_REPLICA_URL"; return 0; fi
+  local bin; bin="$(pg_bindir)"
+  [ -f "$REPLICA_PGDATA/PG_VERSION" ] || create_replica "$bin"
+  local attempt
+  for attempt in 1 2; do
+    if as_pg "$bin/pg_ctl" -D "$REPLICA_PGDATA" status >/dev/null 2>&1; then
+      log "PostgreSQL replica already running on 127.0.0.1:$REPLICA_PORT"
+    else
+      port_in_use "$REPLICA_PORT" && die "port $REPLICA_PORT is in use by another program; set OLLAMANET_REPLICA_PORT"
+      log "starting the PostgreSQL replica on 127.0.0.1:$REPLICA_PORT"
+      as_pg "$bin/pg_ctl" -D "$REPLICA_PGDATA" -l "$REPLICA_PGDATA/server.log" -w -t 60 start >/dev/null \
+        || die "the PostgreSQL replica did not start; see .local/postgres-replica/server.log"
+      STARTED+=(replica)
+    fi
+    replica_caught_up && break
+    [ "$attempt" -eq 2 ] && die "the replica does not follow the primary; see .local/postgres-replica/server.log"
+    log "the replica does not catch up with the primary (the WAL it needs may have been recycled while it was stopped): making it again"
+    stop_replica
+    create_replica "$bin"
+  done
+  export DATABASE_REPLICA_URL
+  DATABASE_REPLICA_URL="$("$PY" -c 'import sys; from urllib.parse import urlsplit
+u = urlsplit(sys.argv[1]); print(u._replace(netloc=u.netloc.rsplit("@", 1)[0] + "@127.0.0.1:" + sys.argv[2]).geturl())' \
+    "$DATABASE_URL" "$REPLICA_PORT")"
+}
+
+stop_replica() {
+  [ -f "$REPLICA_PGDATA/PG_VERSION" ] || return 0
+  as_pg "$(pg_bindir)/pg_ctl" -D "$REPLICA_PGDATA" -m fast -w stop >/dev/null 2>&1 || true
+}
+
 # --- Redis -----------------------------------------------------------------------------------------
 REDIS_DIR="$LOCAL/redis"
 start_redis() {
@@ -212,6 +292,7 @@ cleanup() {
   for svc in "${STARTED[@]}"; do
     case "$svc" in
       postgres) log "stopping PostgreSQL"; stop_postgres ;;
+      replica) log "stopping the PostgreSQL replica"; stop_replica ;;
       redis) log "stopping Redis"; stop_redis ;;
     esac
   done
@@ -293,6 +374,7 @@ cmd_test() {
   bootstrap
   # The checks run with the development settings; pytest with config.settings.test (pyproject.toml).
   export DJANGO_SETTINGS_MODULE=config.settings.local
+  start_replica  # the read replica's tests need a real one
   log "ruff"
   "$VENV/bin/ruff" check .
   "$VENV/bin/ruff" format --check .
@@ -326,6 +408,7 @@ case "${1:-}" in
   bench) shift; cmd_bench "$@" ;;
   test) shift; cmd_test "$@" ;;
   bootstrap) bootstrap; trap - EXIT; log "services running; DATABASE_URL=$DATABASE_URL REDIS_URL=$REDIS_URL" ;;
-  stop) stop_postgres; stop_redis ;;
-  *) die "usage: scripts/dev.sh run|test|bench|bootstrap|stop" ;;
+  replica) bootstrap; start_replica; trap - EXIT; log "replica running; DATABASE_REPLICA_URL=$DATABASE_REPLICA_URL" ;;
+  stop) stop_replica; stop_postgres; stop_redis ;;
+  *) die "usage: scripts/dev.sh run|test|bench|bootstrap|replica|stop" ;;
 esac

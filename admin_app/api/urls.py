@@ -8,7 +8,7 @@ inference/pulls/, inference/pulls/{id}/events/   model pulls into Ollama and the
 inference/models/, inference/models/{name}/      the models the Ollama servers have installed
 inference/servers/, inference/sync/              the Ollama servers; the catalogue following them
 usage/, usage/feedback/, usage/api/              usage statistics
-database/{health,tables,connections,slow-statements,migrations}/   database reports
+database/{health,tables,connections,slow-statements,migrations,replication}/   database reports
 """
 
 from django.urls import path, re_path
@@ -58,6 +58,7 @@ platform_urlpatterns = [
         name="admin-database-slow-statements",
     ),
     path("database/migrations/", views.DatabaseMigrationsView.as_view(), name="admin-database-migrations"),
+    path("database/replication/", views.DatabaseReplicationView.as_view(), name="admin-database-replication"),
 ]
 
 urlpatterns = [*accounts_urlpatterns, *platform_urlpatterns]

@@ -8,6 +8,7 @@ from admin_app.selectors.database import (
     database_connections,
     database_health,
     database_migrations,
+    database_replication,
     database_slow_statements,
     database_tables,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "database_connections",
     "database_health",
     "database_migrations",
+    "database_replication",
     "database_slow_statements",
     "database_tables",
     "inference_server_list",

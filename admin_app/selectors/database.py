@@ -1,4 +1,5 @@
-"""The PostgreSQL server as staff see it: health, tables, connections, slow statements, migrations.
+"""The PostgreSQL server as staff see it: health, tables, connections, slow statements, migrations,
+replication.
 
 Read-only SQL on PostgreSQL's catalogue and statistics views; nothing here writes.
 """
@@ -9,8 +10,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.db.migrations.loader import MigrationLoader
+
+from core.db_router import replica_alias, replica_outage
+from core.exceptions import DATABASE_ERRORS
 
 HEALTH_SQL = """
 SELECT current_setting('server_version') AS server_version,
@@ -98,8 +102,43 @@ NOT_INSTALLED_MESSAGE = (
 )
 
 
-def _rows(sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
-    with connection.cursor() as cursor:
+# The primary's view of the standbys streaming from it (the details need a superuser or pg_monitor).
+# `replay_lag` is what the standby last reported; PostgreSQL clears it once the standby is idle and
+# caught up, so the bytes behind are computed too.
+STANDBYS_SQL = """
+SELECT application_name,
+       client_addr::text AS client_addr,
+       state,
+       sync_state,
+       sent_lsn::text AS sent_lsn,
+       replay_lsn::text AS replay_lsn,
+       pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint AS replay_lag_bytes,
+       extract(epoch FROM replay_lag)::float AS replay_lag_seconds,
+       backend_start
+  FROM pg_stat_replication
+ ORDER BY application_name, pid
+"""
+
+# The replica's own view: how far it has received and replayed the primary's WAL. The time since the
+# last replayed transaction is lag only while WAL is waiting to be replayed (an idle primary sends
+# none, and the replica is then fully caught up however old that transaction is).
+REPLICA_SQL = """
+SELECT pg_is_in_recovery() AS in_recovery,
+       (SELECT status FROM pg_stat_wal_receiver) AS receiver_status,
+       pg_last_wal_receive_lsn()::text AS receive_lsn,
+       pg_last_wal_replay_lsn()::text AS replay_lsn,
+       pg_last_xact_replay_timestamp() AS last_replayed_at,
+       CASE WHEN NOT pg_is_in_recovery() THEN NULL
+            WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0.0
+            ELSE greatest(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0)::float
+       END AS lag_seconds
+"""
+
+LAG_BYTES_SQL = "SELECT greatest(pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn), 0)::bigint AS lag_bytes"
+
+
+def _rows(sql: str, params: Sequence[Any] | None = None, *, using: str = "default") -> list[dict[str, Any]]:
+    with connections[using].cursor() as cursor:
         cursor.execute(sql, params)
         columns = [column.name for column in cursor.description]
         return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
@@ -185,3 +224,34 @@ def database_migrations() -> list[dict[str, Any]]:
         entry = apps.setdefault(app_label, {"app": app_label, "applied": [], "unapplied": []})
         entry["applied" if (app_label, name) in applied else "unapplied"].append(name)
     return sorted(apps.values(), key=lambda entry: entry["app"])
+
+
+@dataclass(frozen=True)
+class ReplicationReport:
+    """The read replica as this process reaches it (None without one), and the standbys the primary
+    streams to."""
+
+    replica: dict[str, Any] | None
+    standbys: list[dict[str, Any]]
+
+
+def _replica_status(alias: str) -> dict[str, Any]:
+    """The replica's recovery state and lag (time, and bytes of WAL behind the primary), or why it
+    cannot be read. An unreachable replica is also noted as an outage (core.db_router)."""
+    try:
+        status = _rows(REPLICA_SQL, using=alias)[0]
+    except DATABASE_ERRORS as exc:
+        replica_outage.record(exc, "replication report")
+        return {"alias": alias, "reachable": False, "error": str(exc).strip().splitlines()[0]}
+    lag_bytes = None
+    if status["replay_lsn"] is not None:
+        lag_bytes = _rows(LAG_BYTES_SQL, [status["replay_lsn"]])[0]["lag_bytes"]
+    return {"alias": alias, "reachable": True, "error": "", **status, "lag_bytes": lag_bytes}
+
+
+def database_replication() -> ReplicationReport:
+    """The read replica's state and lag, and the primary's standbys (`pg_stat_replication`)."""
+    alias = replica_alias()
+    return ReplicationReport(
+        replica=_replica_status(alias) if alias is not None else None, standbys=_rows(STANDBYS_SQL)
+    )

@@ -2,6 +2,7 @@
 `config.settings.local`, tests with `config.settings.test`, deployments with `config.settings.production`
 (what the entry points choose when DJANGO_SETTINGS_MODULE is not set)."""
 
+from copy import deepcopy
 from datetime import timedelta
 
 from django.core.exceptions import ImproperlyConfigured
@@ -57,6 +58,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.middleware.AuditContextMiddleware",
+    "core.middleware.ReadYourWritesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -102,6 +104,22 @@ DATABASES["default"]["OPTIONS"] = {
     "connect_timeout": env.int("DB_CONNECT_TIMEOUT", default=2),
 }
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A read replica (a hot standby streaming from the primary), when DATABASE_REPLICA_URL is set: the
+# `replica` alias, same backend and pool options as the primary. Read-only views read from it where
+# that is safe, everything else uses the primary (core.db_router). A user who wrote in the last
+# REPLICA_READ_YOUR_WRITES_SECONDS reads from the primary, so they see their own writes at once.
+DATABASE_REPLICA_ALIAS = "replica"
+if env("DATABASE_REPLICA_URL", default=""):
+    DATABASES[DATABASE_REPLICA_ALIAS] = {
+        **env.db("DATABASE_REPLICA_URL"),
+        "ENGINE": "core.postgresql",
+        "OPTIONS": deepcopy(DATABASES["default"]["OPTIONS"]),
+        "CONN_HEALTH_CHECKS": True,
+        "REPLICA_OF": "default",
+    }
+DATABASE_ROUTERS = ["core.db_router.ReplicaRouter"]
+DATABASE_REPLICA_READS = True  # the tests turn it on only where they exercise the replica
+REPLICA_READ_YOUR_WRITES_SECONDS = env.float("REPLICA_READ_YOUR_WRITES_SECONDS", default=5.0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache: Redis through django-redis, short socket timeouts so a dead Redis never hangs a request

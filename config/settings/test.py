@@ -1,10 +1,18 @@
 """Test settings: real PostgreSQL and Redis, fast password hashing, isolated cache keys."""
 
+from copy import deepcopy
 from urllib.parse import urlsplit, urlunsplit
 
 from config.env import env
 from config.settings.base import *  # noqa: F403
-from config.settings.base import CACHES, REDIS_URL, REST_FRAMEWORK, STORAGES
+from config.settings.base import (
+    CACHES,
+    DATABASE_REPLICA_ALIAS,
+    DATABASES,
+    REDIS_URL,
+    REST_FRAMEWORK,
+    STORAGES,
+)
 
 
 def _redis_database(url: str, number: int) -> str:
@@ -30,7 +38,22 @@ WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {**REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]}}
 # Parallel runs on one machine (e.g. several checkouts) each use their own test database.
-DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="test_ollamanet")}  # noqa: F405
+DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="test_ollamanet")}
+# The read replica's tests read a real streaming replica of the test cluster: DATABASE_REPLICA_URL, else
+# the one `make replica` / `make test` runs beside the local cluster. Its alias reads the test database
+# the runner creates on the primary, which replication copies there (core.postgresql.creation); the
+# tests skip when no replica answers, unless CI is set. Every other test reads the primary only.
+DATABASES[DATABASE_REPLICA_ALIAS] = {
+    **DATABASES["default"],
+    "HOST": "127.0.0.1",
+    "PORT": env.int("OLLAMANET_REPLICA_PORT", default=54330),
+    **(env.db("DATABASE_REPLICA_URL") if env("DATABASE_REPLICA_URL", default="") else {}),
+    "ENGINE": "core.postgresql",
+    "OPTIONS": deepcopy(DATABASES["default"]["OPTIONS"]),
+    "TEST": {"NAME": DATABASES["default"]["TEST"]["NAME"]},
+    "REPLICA_OF": "default",
+}
+DATABASE_REPLICA_READS = False
 # Audit events are append-only (a trigger refuses UPDATE), so `serialized_rollback` must not try to
 # re-save them after a transactional test; the rows it restores write new events anyway.
 TEST_NON_SERIALIZED_APPS = ["admin_app"]

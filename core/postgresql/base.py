@@ -12,7 +12,8 @@ While PostgreSQL is known to be unreachable (a request failed on it less than CA
 seconds ago), a request waits for a pooled connection only `OUTAGE_POOL_TIMEOUT`, not DB_POOL_TIMEOUT:
 under ASGI the synchronous views of a worker run one at a time, and each waiting the full timeout
 would queue the others behind it. The pool keeps reconnecting in the background meanwhile, and the
-first connection it gets is used at once.
+first connection it gets is used at once. A read replica (core.db_router) does the same after its
+own outage.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from typing import Any
 
 from django_prometheus.db.backends.postgresql.base import DatabaseWrapper as PrometheusDatabaseWrapper
 from psycopg_pool import ConnectionPool
+
+from core.postgresql.creation import DatabaseCreation
+from core.postgresql.operations import DatabaseOperations
 
 # Seconds a request waits for a pooled connection while PostgreSQL is known to be unreachable.
 OUTAGE_POOL_TIMEOUT = 0.25
@@ -38,6 +42,9 @@ def check_connection(conn: Any) -> None:
 
 
 class DatabaseWrapper(PrometheusDatabaseWrapper):
+    creation_class = DatabaseCreation
+    ops_class = DatabaseOperations
+
     @property
     def pool(self) -> ConnectionPool | None:
         pool = super().pool
@@ -47,12 +54,21 @@ class DatabaseWrapper(PrometheusDatabaseWrapper):
             pool._check = check_connection
         return pool
 
-    def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
+    def in_outage(self) -> bool:
+        """Whether this database failed lately: the primary's outage (a 503 for a while), or the read
+        replica's (core.db_router), whose tries stay short for a minute after it failed."""
         # Imported here: a database backend is loaded while the apps are, before DRF can be imported.
+        if self.settings_dict.get("REPLICA_OF"):
+            from core.db_router import replica_outage
+
+            return replica_outage.recent()
         from core.exceptions import database_outage
 
+        return database_outage.active()
+
+    def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
         pool = self.pool
-        if pool is not None and database_outage.active():
+        if pool is not None and self.in_outage():
             # Fail fast (PoolTimeout, a 503) unless the pool has a connection again by now.
             pool.open()
             pool.putconn(pool.getconn(timeout=OUTAGE_POOL_TIMEOUT))

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
-from core.api import validated
+from core.api import ReplicaReadsMixin, validated
 from core.audit import audit_record
 from core.cache import CachedValue, conditional_response
 from core.pagination import PageNumberPagination
@@ -63,7 +63,7 @@ def path_parameter(name: str, description: str) -> OpenApiParameter:
     return OpenApiParameter(name, OpenApiTypes.STR, OpenApiParameter.PATH, description=description)
 
 
-class ExploreViewSet(viewsets.GenericViewSet):
+class ExploreViewSet(ReplicaReadsMixin, viewsets.GenericViewSet):
     """Base of Explore's viewsets: public, throttled, page-numbered, answered from the cache."""
 
     permission_classes = [AllowAny]

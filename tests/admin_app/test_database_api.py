@@ -21,7 +21,8 @@ TABLES_URL = reverse("admin-database-tables")
 CONNECTIONS_URL = reverse("admin-database-connections")
 STATEMENTS_URL = reverse("admin-database-slow-statements")
 MIGRATIONS_URL = reverse("admin-database-migrations")
-URLS = [HEALTH_URL, TABLES_URL, CONNECTIONS_URL, STATEMENTS_URL, MIGRATIONS_URL]
+REPLICATION_URL = reverse("admin-database-replication")
+URLS = [HEALTH_URL, TABLES_URL, CONNECTIONS_URL, STATEMENTS_URL, MIGRATIONS_URL, REPLICATION_URL]
 
 
 @pytest.mark.parametrize("url", URLS)
@@ -200,3 +201,19 @@ def test_an_unapplied_migration_is_reported_as_such(admin_client_api):
     admin_app = next(entry for entry in body["apps"] if entry["app"] == "admin_app")
     assert admin_app["unapplied"] == ["0005_pg_stat_statements"]
     assert body["unapplied_count"] == 1
+
+
+def test_replication_without_a_replica_shows_none_and_the_primarys_standbys(
+    admin_client_api, django_assert_num_queries
+):
+    # (The replica's own state and lag, against a real one: tests/core/test_db_router.py.)
+    # authentication, Admin role, pg_stat_replication
+    with django_assert_num_queries(3):
+        response = admin_client_api.get(REPLICATION_URL)
+
+    body = response.json()
+    assert response.status_code == 200
+    assert body["replica"] is None
+    assert isinstance(body["standbys"], list)
+    for standby in body["standbys"]:
+        assert {"application_name", "state", "replay_lag_bytes", "replay_lag_seconds"} <= standby.keys()

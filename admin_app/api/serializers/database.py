@@ -1,4 +1,5 @@
-"""Serializers of the database reports: health, tables, connections, slow statements, migrations."""
+"""Serializers of the database reports: health, tables, connections, slow statements, migrations,
+replication."""
 
 from __future__ import annotations
 
@@ -104,3 +105,41 @@ class DatabaseMigrationsSerializer(serializers.Serializer):
     applied_count = serializers.IntegerField()
     unapplied_count = serializers.IntegerField()
     apps = AppMigrationsSerializer(many=True)
+
+
+class StandbySerializer(serializers.Serializer):
+    application_name = serializers.CharField()
+    client_addr = serializers.CharField(allow_null=True)
+    state = serializers.CharField(allow_null=True, help_text="`streaming` once caught up")
+    sync_state = serializers.CharField(allow_null=True)
+    sent_lsn = serializers.CharField(allow_null=True)
+    replay_lsn = serializers.CharField(allow_null=True)
+    replay_lag_bytes = serializers.IntegerField(allow_null=True, help_text="WAL not replayed there yet")
+    replay_lag_seconds = serializers.FloatField(
+        allow_null=True, help_text="As the standby last reported; null once idle and caught up"
+    )
+    backend_start = serializers.DateTimeField(allow_null=True)
+
+
+class ReplicaStatusSerializer(serializers.Serializer):
+    alias = serializers.CharField(help_text="The database alias the read-only views read through")
+    reachable = serializers.BooleanField()
+    error = serializers.CharField(allow_blank=True, help_text="Why it cannot be reached; empty when it can")
+    in_recovery = serializers.BooleanField(allow_null=True, help_text="true: a standby, as it should be")
+    receiver_status = serializers.CharField(
+        allow_null=True, help_text="`streaming` while it follows the primary"
+    )
+    receive_lsn = serializers.CharField(allow_null=True)
+    replay_lsn = serializers.CharField(allow_null=True)
+    last_replayed_at = serializers.DateTimeField(
+        allow_null=True, help_text="Commit time of the last transaction replayed"
+    )
+    lag_seconds = serializers.FloatField(allow_null=True, help_text="0 when all WAL received is replayed")
+    lag_bytes = serializers.IntegerField(
+        allow_null=True, help_text="WAL the primary has written that is not replayed yet"
+    )
+
+
+class DatabaseReplicationSerializer(serializers.Serializer):
+    replica = ReplicaStatusSerializer(allow_null=True, help_text="null when no read replica is configured")
+    standbys = StandbySerializer(many=True, help_text="The standbys streaming from the primary")

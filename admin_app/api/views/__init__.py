@@ -10,6 +10,7 @@ from admin_app.api.views.database import (
     DatabaseConnectionsView,
     DatabaseHealthView,
     DatabaseMigrationsView,
+    DatabaseReplicationView,
     DatabaseSlowStatementsView,
     DatabaseTablesView,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "DatabaseConnectionsView",
     "DatabaseHealthView",
     "DatabaseMigrationsView",
+    "DatabaseReplicationView",
     "DatabaseSlowStatementsView",
     "DatabaseTablesView",
     "FeedbackUsageView",

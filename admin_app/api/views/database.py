@@ -1,4 +1,5 @@
-"""Staff reports on the PostgreSQL database: health, tables, connections, slow statements, migrations."""
+"""Staff reports on the PostgreSQL database: health, tables, connections, slow statements, migrations,
+replication."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from admin_app.api.serializers import (
     DatabaseConnectionsSerializer,
     DatabaseHealthSerializer,
     DatabaseMigrationsSerializer,
+    DatabaseReplicationSerializer,
     DatabaseTableSerializer,
     SlowStatementsQuerySerializer,
     SlowStatementsSerializer,
@@ -67,3 +69,12 @@ class DatabaseMigrationsView(AdminReportView):
             "apps": apps,
         }
         return Response(DatabaseMigrationsSerializer(report).data)
+
+
+class DatabaseReplicationView(AdminReportView):
+    @extend_schema(
+        summary="Replication: the read replica's state and lag, and the primary's standbys",
+        responses=DatabaseReplicationSerializer,
+    )
+    def get(self, request: Request) -> Response:
+        return Response(DatabaseReplicationSerializer(selectors.database_replication()).data)

@@ -18,10 +18,10 @@ from admin_app.api.serializers import (
 )
 from admin_app.api.views.base import AdminReportView
 from conversations_app import selectors as conversation_selectors
-from core.api import validated
+from core.api import ReplicaReadsMixin, validated
 
 
-class UsageView(AdminReportView):
+class UsageView(ReplicaReadsMixin, AdminReportView):
     @extend_schema(
         summary="Answers, tokens and generation speed per day, by model or by user",
         parameters=[UsageQuerySerializer],
@@ -41,7 +41,7 @@ class UsageView(AdminReportView):
         )
 
 
-class FeedbackUsageView(AdminReportView):
+class FeedbackUsageView(ReplicaReadsMixin, AdminReportView):
     @extend_schema(
         summary="Feedback per model: thumbs up and down, and their ratio",
         parameters=[DateRangeQuerySerializer],

@@ -19,11 +19,11 @@ from conversations_app.api.serializers import (
 )
 from conversations_app.api.views.base import OwnedResourceViewSet, SpanPagination
 from conversations_app.selectors import feedback_get, note_list, response_get_owned
-from core.api import IF_MATCH, NO_CONTENT, validated
+from core.api import IF_MATCH, NO_CONTENT, ReplicaReadsMixin, validated
 from core.services import parse_if_match
 
 
-class FeedbackView(APIView):
+class FeedbackView(ReplicaReadsMixin, APIView):
     """The caller's feedback on one of their answers: a single resource per (answer, user)."""
 
     def _feedback(self, response_id):

@@ -48,6 +48,7 @@ from conversations_app.services.chat import (
 from conversations_app.services.trash import exchange_soft_delete
 from core.api import EVENT_STREAM, AsyncAPIView, error_example, validated
 from core.db import db_step
+from core.db_router import reads_from_replica
 from core.exceptions import ApplicationError, error_body
 from core.ollama import open_chat_stream
 from core.pagination import CursorPagination
@@ -290,12 +291,13 @@ class ConversationMessagesView(ChatAnswerMixin, AsyncAPIView):
         return await db_step(self._history, request, conversation_id)
 
     def _history(self, request: AuthenticatedRequest, conversation_id) -> Response:
-        conversation = conversation_get(owner=request.user, conversation_id=conversation_id)
-        paginator = HistoryPagination()
-        page = paginator.paginate_queryset(
-            conversation_branch(user=request.user, conversation=conversation), request, view=self
-        )
-        return paginator.get_paginated_response(ExchangeSerializer(page, many=True).data)
+        with reads_from_replica(request.user):
+            conversation = conversation_get(owner=request.user, conversation_id=conversation_id)
+            paginator = HistoryPagination()
+            page = paginator.paginate_queryset(
+                conversation_branch(user=request.user, conversation=conversation), request, view=self
+            )
+            return paginator.get_paginated_response(ExchangeSerializer(page, many=True).data)
 
     @extend_schema(
         summary="Send a message",

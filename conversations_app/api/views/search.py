@@ -8,10 +8,10 @@ from rest_framework.views import APIView
 
 from conversations_app.api.serializers import SearchQuerySerializer, SearchResultsSerializer
 from conversations_app.selectors import message_search
-from core.api import validated
+from core.api import ReplicaReadsMixin, validated
 
 
-class SearchView(APIView):
+class SearchView(ReplicaReadsMixin, APIView):
     """Full-text search across your prompts and answers."""
 
     @extend_schema(

@@ -12,12 +12,12 @@ from rest_framework.views import APIView
 from auth_app.selectors import api_usage_by_key_and_day
 from conversations_app.api.serializers import UsageQuerySerializer, UserUsageSerializer
 from conversations_app.selectors import usage_by_model_and_day, usage_totals
-from core.api import validated
+from core.api import ReplicaReadsMixin, validated
 
 USER_DEFAULT_USAGE_DAYS = 30
 
 
-class UserUsageView(APIView):
+class UserUsageView(ReplicaReadsMixin, APIView):
     """Your token usage across conversations."""
 
     @extend_schema(
