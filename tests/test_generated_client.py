@@ -91,8 +91,11 @@ def test_every_operation_takes_one_request_media_type(tmp_path, db):
         if "requestBody" in operation
     }
 
-    upload = "POST /api/v1/conversations/{conversation_id}/attachments/"
-    assert media_types.pop(upload) == ["multipart/form-data"]
+    for upload in (
+        "POST /api/v1/conversations/{conversation_id}/attachments/",
+        "POST /api/v1/conversations/import/",
+    ):
+        assert media_types.pop(upload) == ["multipart/form-data"]
     assert media_types
     assert {key: types for key, types in media_types.items() if types != ["application/json"]} == {}
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 from conversations_app.models import Conversation, ConversationPromptResponse
 from core.exceptions import ApplicationError
 from core.ollama import OllamaClient
+from core.ollama.pool import server_with
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,8 @@ def conversation_title_generate(*, conversation_id: Any, exchange_id: Any) -> st
     )
     messages = [{"role": "system", "content": TITLE_INSTRUCTION}, {"role": "user", "content": dialogue}]
     try:
-        with OllamaClient() as client:
+        # The pool's server that holds the model (OLLAMA_URL when none is known to).
+        with OllamaClient(server_with(model)) as client:
             answer = client.chat(
                 model=model, messages=messages, options={"temperature": 0.2, "num_predict": 40}
             )

@@ -126,3 +126,24 @@ def test_a_stored_title_bumps_the_version(untitled, fake_ollama):
 
     untitled.refresh_from_db()
     assert (untitled.title, untitled.version) == ("Greetings", version + 1)
+
+
+def test_the_title_is_asked_of_a_server_that_holds_the_model(user, fake_pool, settings):
+    # given: three servers; only the third holds the title model
+    from core.ollama import pool
+
+    first, _second, third = fake_pool
+    settings.OLLAMA_URL = first.url
+    settings.TITLE_MODEL = "tiny:1b"
+    third.add_model("tiny:1b")
+    pool.refresh_servers(force=True)
+    conversation = ConversationFactory(owner=user, title="")
+    exchange = ExchangeFactory(conversation=conversation, prompt__content="Hi", response__content="Hello")
+    third.reply_tokens = ["Greetings"]
+
+    # when
+    title = conversation_title_generate(conversation_id=conversation.pk, exchange_id=exchange.pk)
+
+    # then
+    assert title == "Greetings"
+    assert [len(server.chat_requests) for server in fake_pool] == [0, 0, 1]

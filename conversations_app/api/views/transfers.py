@@ -153,7 +153,8 @@ class AccountExportDownloadView(APIView):
                 "signature", str, OpenApiParameter.QUERY, required=True, description="From `download_url`."
             )
         ],
-        responses={(200, "application/zip"): OpenApiTypes.BINARY},
+        # The body is a ZIP archive (Content-Type application/zip); described as bytes, as every download.
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
     )
     def get(self, request: Request, job_id) -> FileResponse:
         signature = request.query_params.get("signature", "")

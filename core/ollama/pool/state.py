@@ -202,6 +202,14 @@ def store_state(state: ServerState, entries: list[dict[str, Any]] | None) -> Non
         pool_outage.record(exc, "store server state")
 
 
+def server_with(model: str) -> str | None:
+    """A healthy server of the pool that holds `model` by its last check (the first in preference
+    order), for blocking background work that makes one request; None when none is known to (Redis
+    down, nothing checked yet): the caller then asks OLLAMA_URL."""
+    states = stored_states() or {}
+    return next((url for url, state in states.items() if state.status == HEALTHY and state.has(model)), None)
+
+
 def stored_states(urls: Iterable[str] | None = None) -> dict[str, ServerState] | None:
     """The stored state of each server (`unknown` when none is stored); None when Redis is down."""
     urls = list(urls or server_urls())
