@@ -15,6 +15,8 @@ from core.models import BaseModel, SoftDeleteModel, VersionedModel
 
 ALIVE = Q(deleted_at__isnull=True)
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+# Images a conversation may carry for a model with vision, sent to it as they are (no text extracted).
+IMAGE_CONTENT_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
 
 
 def message_owner_field() -> models.ForeignKey:
@@ -239,6 +241,9 @@ class Prompt(BaseModel, SoftDeleteModel):
         help_text="The conversation's documents as the model was sent them with this prompt: "
         '[{"id", "name", "status": "included" | "cut" | "left_out"}], newest first',
     )
+    image_count = models.PositiveSmallIntegerField(
+        default=0, db_default=0, help_text="Images sent to the model with this prompt (`images` of a message)"
+    )
     search_vector = models.GeneratedField(
         expression=SearchVector("content", config="english"),
         output_field=SearchVectorField(),
@@ -275,6 +280,8 @@ class AIResponse(BaseModel, SoftDeleteModel):
     status = models.CharField(max_length=20, choices=ResponseStatus.choices, default=ResponseStatus.STREAMING)
     done_reason = models.CharField(max_length=20, blank=True, default="")
     error = models.TextField(blank=True, default="")
+    # What a reasoning model thought before answering (asked with `think`); never sent back to it.
+    thinking = models.TextField(blank=True, default="", db_default="")
     total_duration = models.PositiveBigIntegerField(null=True, blank=True)
     load_duration = models.PositiveBigIntegerField(null=True, blank=True)
     prompt_eval_count = models.PositiveIntegerField(null=True, blank=True)
@@ -443,6 +450,10 @@ class Attachment(BaseModel, SoftDeleteModel):
     )
     extracted_text = models.TextField(blank=True, default="")
     processing_error = models.TextField(blank=True, default="")
+    # An image goes to the model with the latest prompt it was sent with (`images` of a message).
+    prompt = models.ForeignKey(
+        Prompt, on_delete=models.SET_NULL, null=True, blank=True, related_name="images"
+    )
 
     class Meta:
         constraints = [
@@ -459,6 +470,7 @@ class Attachment(BaseModel, SoftDeleteModel):
                         "text/plain",
                         "text/markdown",
                         "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                        *IMAGE_CONTENT_TYPES,
                     ]
                 ),
                 name="conv_attachment_content_type_allowed",

@@ -141,6 +141,7 @@ class AIModelAdmin(CatalogueHardDeleteMixin, SoftDeleteAdmin):
             {
                 "fields": (
                     ("family", "families"),
+                    "capabilities",
                     ("parameter_size", "parameter_count"),
                     ("quantization_level", "quantization_version"),
                     ("format", "architecture", "file_type"),

@@ -65,6 +65,10 @@ class InstallStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+# Ollama's name of the capability of reading images.
+VISION = "vision"
+
+
 class AIModel(BaseModel, SoftDeleteModel, VersionedModel):
     """A model in the catalogue; `name` is the Ollama model name (`family:tag`)."""
 
@@ -90,6 +94,12 @@ class AIModel(BaseModel, SoftDeleteModel, VersionedModel):
     parameter_count = models.BigIntegerField(null=True, blank=True)
     context_length = models.PositiveIntegerField(
         null=True, blank=True, help_text="Tokens of context the model was trained for (Ollama's model_info)"
+    )
+    capabilities = ArrayField(
+        models.CharField(max_length=50),
+        default=list,
+        blank=True,
+        help_text="What the model can do, as Ollama's /api/show names it (completion, vision, thinking…)",
     )
     quantization_level = models.CharField(max_length=30, blank=True, default="")
     quantization_version = models.PositiveIntegerField(null=True, blank=True)
@@ -179,6 +189,11 @@ class AIModel(BaseModel, SoftDeleteModel, VersionedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def has_vision(self) -> bool:
+        """Whether the model reads images (Ollama's `vision` capability)."""
+        return VISION in self.capabilities
 
 
 class ModelTag(BaseModel):

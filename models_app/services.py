@@ -48,6 +48,7 @@ AIMODEL_EDITABLE_FIELDS = frozenset(
         "parameter_size",
         "parameter_count",
         "context_length",
+        "capabilities",
         "quantization_level",
         "quantization_version",
         "file_type",

@@ -155,8 +155,8 @@ def test_chat_has_examples_of_its_request_and_of_every_event_it_streams(schema):
 
     assert any(value.get("stream") is True for value in examples(send))
     events = examples(send, "200", "text/event-stream")
-    assert [event["event"] for event in events] == ["start", "token", "done", "error"]
-    assert json.loads(events[2]["data"])["metrics"]["eval_count"] > 0
+    assert [event["event"] for event in events] == ["start", "thinking", "token", "done", "error"]
+    assert json.loads(events[3]["data"])["metrics"]["eval_count"] > 0
     assert examples(send, "404")[0] == {"error": {"code": "not_found", "message": "Not found.", "fields": {}}}
 
 

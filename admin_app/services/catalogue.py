@@ -41,6 +41,14 @@ def _count(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
+def _capabilities(capabilities: Any) -> list[str]:
+    """Ollama's capability names, as the catalogue keeps them (strings, each once, in order)."""
+    if not isinstance(capabilities, list):
+        return []
+    names = [str(name)[:50] for name in capabilities if isinstance(name, str) and name]
+    return list(dict.fromkeys(names))
+
+
 def _model_type(capabilities: Any) -> str:
     names = set(capabilities or ())
     for capability, model_type in CAPABILITY_MODEL_TYPES:
@@ -71,6 +79,7 @@ def ollama_model_fields(show: Mapping[str, Any], listing: Mapping[str, Any] | No
         "template": _text(show.get("template"), "template"),
         "modelfile": _text(show.get("modelfile"), "modelfile"),
         "model_type": _model_type(show.get("capabilities")),
+        "capabilities": _capabilities(show.get("capabilities")),
     }
     if listing:
         size = _count(listing.get("size"))

@@ -55,6 +55,7 @@ ROW_FIELDS = (
     "response__status",
     "response__done_reason",
     "response__error",
+    "response__thinking",
     "response__total_duration",
     "response__load_duration",
     "response__prompt_eval_count",

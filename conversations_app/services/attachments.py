@@ -21,10 +21,16 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
-from conversations_app.models import MAX_ATTACHMENT_BYTES, Attachment, Conversation, attachment_path
+from conversations_app.models import (
+    IMAGE_CONTENT_TYPES,
+    MAX_ATTACHMENT_BYTES,
+    Attachment,
+    Conversation,
+    attachment_path,
+)
 from conversations_app.services.common import advisory_xact_lock
 from core import services as core_services
-from core.exceptions import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from core.exceptions import Conflict, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from core.queue import enqueue, enqueue_on_commit
 
 if TYPE_CHECKING:
@@ -46,6 +52,13 @@ _MARKDOWN_MARKERS = re.compile(
     r"|^\|.*\|[ \t]*\n\|?[ \t:|-]*-{3,}",
     re.MULTILINE,
 )
+# What an image of each accepted type starts with, checked besides libmagic's verdict.
+_IMAGE_SIGNATURES = {
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+    "image/webp": (b"RIFF",),
+}
 _SNIFF_BYTES = 8192
 _TEXT_SAMPLE_CHARS = 65_536
 MAX_EXTRACTED_CHARS = 1_000_000
@@ -103,15 +116,24 @@ def _utf8_text_sample(file: IO[bytes]) -> str | None:
     return "".join(sample)[:_TEXT_SAMPLE_CHARS]
 
 
+def _is_image(head: bytes, detected: str) -> bool:
+    if not head.startswith(_IMAGE_SIGNATURES.get(detected, ())):
+        return False
+    return detected != "image/webp" or head[8:12] == b"WEBP"
+
+
 def sniff_content_type(file: IO[bytes], *, name: str) -> str:
-    """PDF, DOCX, Markdown or plain text, decided by the bytes (libmagic, then a structural check);
-    the name only tells Markdown from plain text. UnsupportedMediaType (415) for anything else."""
+    """PDF, DOCX, Markdown, plain text or a PNG, JPEG, WebP or GIF image, decided by the bytes
+    (libmagic, then a structural check); the name only tells Markdown from plain text.
+    UnsupportedMediaType (415) for anything else."""
     file.seek(0)
     head = file.read(_SNIFF_BYTES)
     file.seek(0)
     detected = magic.from_buffer(head, mime=True)
     if detected == PDF and head.lstrip(b"\r\n\t ").startswith(b"%PDF-"):
         return PDF
+    if detected in IMAGE_CONTENT_TYPES and _is_image(head, detected):
+        return detected
     if detected in {DOCX, "application/zip"}:
         if _is_docx(file):
             return DOCX
@@ -122,7 +144,7 @@ def sniff_content_type(file: IO[bytes], *, name: str) -> str:
                 return MARKDOWN
             return TEXT
     raise UnsupportedMediaType(
-        "Only PDF, DOCX, Markdown and UTF-8 plain text files can be attached.",
+        "Only PDF, DOCX, Markdown, UTF-8 plain text files and PNG, JPEG, WebP or GIF images can be attached.",
         fields={"file": [f"Unsupported file type ({detected})."]},
     )
 
@@ -140,7 +162,9 @@ def attachment_create(*, conversation: Conversation, uploader: User, upload: Upl
 
     The type comes from the content; the bytes are stored once under attachments/ab/cd/<sha256>
     (an identical file uploaded before is not written again); the client's name is kept for display
-    only. Text extraction is queued once the row is committed.
+    only. Text extraction is queued once the row is committed. An image is accepted only when the
+    conversation's model has vision (Conflict, 409, otherwise); it has no text to extract, so it is
+    `done` at once.
     """
     if upload.size is None or upload.size > max_attachment_bytes():
         raise PayloadTooLarge(
@@ -151,6 +175,9 @@ def attachment_create(*, conversation: Conversation, uploader: User, upload: Upl
         raise ValidationFailed("The file is empty.", fields={"file": ["The submitted file is empty."]})
     original_name = safe_original_name(upload.name or "")
     content_type = sniff_content_type(upload, name=original_name)
+    is_image = content_type in IMAGE_CONTENT_TYPES
+    if is_image:
+        ensure_vision(conversation)
     digest = _sha256(upload)
     attachment = Attachment(
         conversation=conversation,
@@ -159,6 +186,9 @@ def attachment_create(*, conversation: Conversation, uploader: User, upload: Upl
         content_type=content_type,
         size=upload.size,
         sha256=digest,
+        processing_status=Attachment.ProcessingStatus.DONE
+        if is_image
+        else Attachment.ProcessingStatus.PENDING,
     )
     with transaction.atomic():
         # Serialises with the purge of the same content, which deletes the file when no row is left.
@@ -171,8 +201,19 @@ def attachment_create(*, conversation: Conversation, uploader: User, upload: Upl
         attachment.save(force_insert=True)
         # With the task queue down the upload still succeeds; the row stays `pending` and
         # `attachments_queue_pending` queues it again later.
-        enqueue_on_commit(EXTRACTION_TASK, str(attachment.pk))
+        if not is_image:
+            enqueue_on_commit(EXTRACTION_TASK, str(attachment.pk))
     return attachment
+
+
+def ensure_vision(conversation: Conversation) -> None:
+    """Conflict (409) unless the conversation's model reads images."""
+    if not conversation.model.has_vision:
+        raise Conflict(
+            f"The model '{conversation.model_name}' cannot read images; attach documents instead, or "
+            "start a conversation with a model that has vision.",
+            code="model_without_vision",
+        )
 
 
 EXTRACTION_TASK = "conversations_app.tasks.extract_attachment_text"

@@ -20,22 +20,32 @@ Locks follow the project's order (core.services): the conversation row, then the
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
-from conversations_app.models import AIResponse, Conversation, ConversationPromptResponse, Prompt
+from conversations_app.models import (
+    IMAGE_CONTENT_TYPES,
+    AIResponse,
+    Attachment,
+    Conversation,
+    ConversationPromptResponse,
+    Prompt,
+)
 from conversations_app.selectors.attachments import conversation_documents
 from conversations_app.selectors.history import ancestor_turns_within, deepest_leaf_id
+from conversations_app.services.attachments import ensure_vision
 from conversations_app.services.conversations import MODEL_NOT_USABLE
 from core.db import db_step, released
 from core.exceptions import ApplicationError, Conflict, DatabaseUnavailable, NotFound, ValidationFailed
@@ -112,15 +122,40 @@ def _create_exchange(
     options: Mapping[str, Any],
     parent_id: Any,
     position: int,
+    image_count: int = 0,
 ) -> ConversationPromptResponse:
     # The owner is written at insert: the database's trigger then finds nothing to correct (no second
     # row version, no second search vector).
     owner_id = conversation.owner_id
-    prompt = Prompt.objects.create(content=content, options=dict(options), owner_id=owner_id)
+    prompt = Prompt.objects.create(
+        content=content, options=dict(options), owner_id=owner_id, image_count=image_count
+    )
     response = AIResponse.objects.create(model_name=conversation.model_name, owner_id=owner_id)
     return ConversationPromptResponse.objects.create(
         conversation=conversation, prompt=prompt, response=response, parent_id=parent_id, position=position
     )
+
+
+# At most this many images go with one prompt.
+MAX_IMAGES_PER_PROMPT = 8
+
+
+def _link_images(*, conversation: Conversation, prompt_id: Any, image_ids: Sequence[Any]) -> None:
+    """Send these images of the (locked) conversation with the prompt: each must be an alive image
+    attachment of it, and its model must have vision. An image goes with the latest prompt it was
+    sent with. ValidationFailed on `images` for an id that is not such an image (nothing is linked)."""
+    if not image_ids:
+        return
+    ensure_vision(conversation)
+    wanted = {str(image_id) for image_id in image_ids}
+    linked = Attachment.objects.filter(
+        pk__in=wanted, conversation_id=conversation.pk, content_type__in=IMAGE_CONTENT_TYPES
+    ).update(prompt_id=prompt_id)
+    if linked != len(wanted):
+        raise ValidationFailed(
+            "Only images attached to this conversation can be sent with a message.",
+            fields={"images": ["Unknown image, or not an image attached to this conversation."]},
+        )
 
 
 def exchange_start(
@@ -129,13 +164,15 @@ def exchange_start(
     content: str,
     options: Mapping[str, Any] | None = None,
     system_prompt: str | None = None,
+    images: Sequence[Any] = (),
 ) -> ConversationPromptResponse:
     """Store a new prompt after the conversation's current exchange, with a `streaming` response.
 
     The options stored with the prompt are the conversation's defaults overlaid with `options`.
     A `system_prompt` replaces the conversation's (free text instead of a SystemMessage) from this
-    message on. The new exchange becomes current and `last_message_at` moves, all in one transaction
-    committed before Ollama is asked anything.
+    message on. `images` (ids of image attachments of the conversation) go to the model with this
+    prompt (`_link_images`). The new exchange becomes current and `last_message_at` moves, all in one
+    transaction committed before Ollama is asked anything.
     """
     if not content.strip():
         raise ValidationFailed(fields={"content": ["This field may not be blank."]})
@@ -149,7 +186,9 @@ def exchange_start(
             options={**locked.default_options, **(options or {})},
             parent_id=parent.pk if parent else None,
             position=parent.position + 1 if parent else 0,
+            image_count=len(set(map(str, images))),
         )
+        _link_images(conversation=locked, prompt_id=exchange.prompt_id, image_ids=images)
         now = timezone.now()
         changes: dict[str, Any] = {
             "current_exchange": exchange,
@@ -170,11 +209,14 @@ def _answer_again(
     content: str | None,
     options: Mapping[str, Any] | None,
     owner_id: Any = None,
+    images: Sequence[Any] | None = None,
+    think: bool | None = None,
 ) -> ConversationPromptResponse:
     """A sibling of `exchange` (same parent and position) with a `streaming` response, which becomes
     the conversation's current exchange. `content=None` asks the same prompt again. `owner_id` (the
     conversation's owner, read from the conversation when not given) is whose model access is
-    checked."""
+    checked. `images=None` sends the images of the source prompt again (they move to the new one);
+    otherwise those images are sent. `think`, when given, is overlaid on the options used."""
     if owner_id is None:
         owner_id = exchange.conversation.owner_id
     with transaction.atomic():
@@ -193,13 +235,21 @@ def _answer_again(
             options = source.prompt.options
         else:
             options = locked.default_options
+        if think is not None:
+            options = {**options, "think": think}
         sibling = _create_exchange(
             conversation=locked,
             content=source.prompt.content if content is None else content,
             options=options,
             parent_id=source.parent_id,
             position=source.position,
+            image_count=source.prompt.image_count if images is None else len(set(map(str, images))),
         )
+        if images is None:
+            if source.prompt.image_count:
+                Attachment.objects.filter(prompt_id=source.prompt_id).update(prompt_id=sibling.prompt_id)
+        else:
+            _link_images(conversation=locked, prompt_id=sibling.prompt_id, image_ids=images)
         now = timezone.now()
         Conversation.objects.filter(pk=locked.pk).update(
             current_exchange=sibling,
@@ -215,14 +265,15 @@ def exchange_regenerate(
     exchange: ConversationPromptResponse,
     options: Mapping[str, Any] | None = None,
     owner_id: Any = None,
+    think: bool | None = None,
 ) -> ConversationPromptResponse:
-    """Ask again: a sibling of `exchange` (same parent and position, same prompt text) with a
-    `streaming` response, which becomes the conversation's current exchange.
+    """Ask again: a sibling of `exchange` (same parent and position, same prompt text, same images)
+    with a `streaming` response, which becomes the conversation's current exchange.
 
     Without `options` the prompt's own options are reused; with them, the conversation's defaults
-    overlaid with `options`. `owner_id`: see `_answer_again`.
+    overlaid with `options`; `think`, when given, overlays either. `owner_id`: see `_answer_again`.
     """
-    return _answer_again(exchange=exchange, content=None, options=options, owner_id=owner_id)
+    return _answer_again(exchange=exchange, content=None, options=options, owner_id=owner_id, think=think)
 
 
 def exchange_edit(
@@ -231,13 +282,17 @@ def exchange_edit(
     content: str,
     options: Mapping[str, Any] | None = None,
     owner_id: Any = None,
+    images: Sequence[Any] | None = None,
 ) -> ConversationPromptResponse:
     """Edit a prompt: a sibling of `exchange` (same parent and position) with the new text and a
     `streaming` response, which becomes the conversation's current exchange. The old branch stays
-    reachable as a sibling. The options are the conversation's defaults overlaid with `options`."""
+    reachable as a sibling. The options are the conversation's defaults overlaid with `options`.
+    `images`: those sent with the new text; None keeps the edited prompt's images."""
     if not content.strip():
         raise ValidationFailed(fields={"content": ["This field may not be blank."]})
-    return _answer_again(exchange=exchange, content=content, options=options or {}, owner_id=owner_id)
+    return _answer_again(
+        exchange=exchange, content=content, options=options or {}, owner_id=owner_id, images=images
+    )
 
 
 def _int_metric(value: Any) -> int | None:
@@ -255,11 +310,12 @@ def _finish(
     error: str = "",
     done_reason: str = "",
     metrics: Mapping[str, Any] | None = None,
+    thinking: str | None = None,
 ) -> ConversationPromptResponse:
     """Move a `streaming` response to its final status and add what it cost to the conversation.
 
     A response that is already finished is left as it is (the first outcome recorded wins).
-    `content=None` keeps the text stored so far.
+    `content=None` (and `thinking=None`) keeps the text stored so far.
     """
     with transaction.atomic():
         conversation = lock_for_update(Conversation, exchange.conversation_id)
@@ -279,6 +335,8 @@ def _finish(
             "updated_at": now,
             **counts,
         }
+        if thinking is not None:
+            values["thinking"] = thinking
         AIResponse._base_manager.filter(pk=response.pk).update(**values)
         for name, value in values.items():
             setattr(response, name, value)
@@ -311,28 +369,36 @@ def exchange_complete(
     content: str,
     done_reason: str = "stop",
     metrics: Mapping[str, Any] | None = None,
+    thinking: str = "",
 ) -> ConversationPromptResponse:
-    """The answer arrived whole: store it with Ollama's metrics and count its tokens on the
-    prompt (prompt_eval_count) and the conversation's totals."""
+    """The answer arrived whole: store it (and the model's thinking) with Ollama's metrics and count
+    its tokens on the prompt (prompt_eval_count) and the conversation's totals."""
     return _finish(
         exchange=exchange,
         status=AIResponse.Status.COMPLETE,
         content=content,
         done_reason=done_reason,
         metrics=metrics,
+        thinking=thinking,
     )
 
 
 def exchange_fail(
-    *, exchange: ConversationPromptResponse, error: str, content: str = ""
+    *, exchange: ConversationPromptResponse, error: str, content: str = "", thinking: str = ""
 ) -> ConversationPromptResponse:
     """Ollama could not answer (or stopped mid-way): keep the error and what had arrived."""
-    return _finish(exchange=exchange, status=AIResponse.Status.FAILED, content=content, error=error)
+    return _finish(
+        exchange=exchange, status=AIResponse.Status.FAILED, content=content, error=error, thinking=thinking
+    )
 
 
-def exchange_interrupt(*, exchange: ConversationPromptResponse, content: str) -> ConversationPromptResponse:
+def exchange_interrupt(
+    *, exchange: ConversationPromptResponse, content: str, thinking: str = ""
+) -> ConversationPromptResponse:
     """The client went away before the end: keep what had arrived."""
-    return _finish(exchange=exchange, status=AIResponse.Status.INTERRUPTED, content=content)
+    return _finish(
+        exchange=exchange, status=AIResponse.Status.INTERRUPTED, content=content, thinking=thinking
+    )
 
 
 def conversation_switch_branch(
@@ -427,9 +493,31 @@ def documents_within(*, conversation_id: Any, budget_bytes: int) -> tuple[str, l
     return "\n\n".join([DOCUMENTS_INTRO, *blocks]), statuses
 
 
+def prompt_images(*, prompt_id: Any) -> list[str]:
+    """The images sent with a prompt, oldest attached first, base64-encoded as Ollama takes them."""
+    paths = (
+        Attachment.objects.filter(prompt_id=prompt_id, content_type__in=IMAGE_CONTENT_TYPES)
+        .order_by("created_at", "id")
+        .values_list("file", flat=True)
+    )
+    images = []
+    for path in paths:
+        with default_storage.open(path, "rb") as file:
+            images.append(base64.b64encode(file.read()).decode("ascii"))
+    return images
+
+
+def ollama_options(options: Mapping[str, Any]) -> tuple[dict[str, Any], bool | None]:
+    """A prompt's stored options split into Ollama's `options` and its top-level `think` (stored
+    with the options so a regenerated answer thinks as the first did)."""
+    rest = dict(options)
+    think = rest.pop("think", None)
+    return rest, think if isinstance(think, bool) else None
+
+
 def exchange_chat_messages(
     *, exchange: ConversationPromptResponse, conversation: Conversation | None = None
-) -> list[dict[str, str]]:
+) -> list[dict[str, Any]]:
     """The messages to send to Ollama to answer `exchange`, within the model's context.
 
     First the system prompt (the conversation's own text, else its SystemMessage's content, if any),
@@ -437,7 +525,9 @@ def exchange_chat_messages(
     left after the system prompt and the new prompt; which were sent is stored on the prompt as
     `documents`), then the newest exchanges above this one on its branch that fit in the context budget
     (`context_budget`, counted with `estimated_tokens`) as a user turn and an assistant turn each, then
-    this exchange's prompt. The system prompt and the new prompt are always sent. How many earlier
+    this exchange's prompt with its images (`prompt_images`; the images of earlier prompts are not
+    sent again: they would fill the context, and the answers given to them carry what was seen).
+    The system prompt and the new prompt are always sent. How many earlier
     exchanges were left out is stored on the prompt (`history_omitted`), for the history to say so.
     An earlier exchange whose answer has no text (it failed before the first token) is left out whole,
     so the model never sees a question without its answer. Only text columns are read, in one query
@@ -458,7 +548,7 @@ def exchange_chat_messages(
             )
             .get(pk=exchange.conversation_id)
         )
-    messages: list[dict[str, str]] = []
+    messages: list[dict[str, Any]] = []
     system = conversation.system_prompt
     if (
         not system
@@ -487,7 +577,11 @@ def exchange_chat_messages(
     if omitted != prompt.history_omitted or statuses != prompt.documents:
         Prompt._base_manager.filter(pk=prompt.pk).update(history_omitted=omitted, documents=statuses)
         prompt.history_omitted, prompt.documents = omitted, statuses
-    messages.append({"role": "user", "content": prompt.content})
+    question: dict[str, Any] = {"role": "user", "content": prompt.content}
+    images = prompt_images(prompt_id=prompt.pk) if prompt.image_count else []
+    if images:
+        question["images"] = images
+    messages.append(question)
     return messages
 
 
@@ -540,6 +634,13 @@ def answer_piece(chunk: Mapping[str, Any]) -> str:
     return piece if isinstance(piece, str) else ""
 
 
+def thinking_piece(chunk: Mapping[str, Any]) -> str:
+    """What one of Ollama's objects adds to the model's thinking (`message.thinking` of a chat,
+    `thinking` of a generation), kept apart from the answer."""
+    thought = (chunk.get("message") or {}).get("thinking") or chunk.get("thinking") or ""
+    return thought if isinstance(thought, str) else ""
+
+
 # Strong references to the recordings retried in the background (the event loop keeps weak ones).
 _PENDING_RECORDINGS: set[asyncio.Task] = set()
 
@@ -562,12 +663,17 @@ class ExchangeRelay:
         self.exchange = exchange
         self._stream = stream
         self._pieces: list[str] = []
+        self._thoughts: list[str] = []
         self._finished = False  # the outcome is stored, or its storing is under way in the background
         self._last_heartbeat = time.monotonic()
 
     @property
     def content(self) -> str:
         return "".join(self._pieces)
+
+    @property
+    def thinking(self) -> str:
+        return "".join(self._thoughts)
 
     async def _record(self, service: Callable[..., ConversationPromptResponse], **kwargs: Any) -> None:
         if self._finished:
@@ -621,6 +727,9 @@ class ExchangeRelay:
                 piece = answer_piece(chunk)
                 if piece:
                     self._pieces.append(piece)
+                thought = thinking_piece(chunk)
+                if thought:
+                    self._thoughts.append(thought)
                 yield chunk
                 if chunk.get("done"):
                     final = chunk
@@ -631,27 +740,39 @@ class ExchangeRelay:
                 content=self.content,
                 done_reason=str(final.get("done_reason") or "stop"),
                 metrics=final,
+                thinking=self.thinking,
             )
         except DatabaseUnavailable:
             raise
         except ApplicationError as exc:
-            await self._record(exchange_fail, content=self.content, error=exc.message)
+            await self._record(exchange_fail, content=self.content, error=exc.message, thinking=self.thinking)
             raise
         except (asyncio.CancelledError, GeneratorExit):
             # Nobody is left to tell if the database is down too: the retry in the background stays.
             with contextlib.suppress(DatabaseUnavailable):
-                await self._record(exchange_interrupt, content=self.content)
+                await self._record(exchange_interrupt, content=self.content, thinking=self.thinking)
             raise
         finally:
             await self._stream.aclose()
 
     async def tokens(self) -> AsyncGenerator[str, None]:
         """The pieces of the answer's text, as they arrive."""
+        async with contextlib.aclosing(self.pieces()) as pieces:
+            async for kind, piece in pieces:
+                if kind == "token":
+                    yield piece
+
+    async def pieces(self) -> AsyncGenerator[tuple[str, str], None]:
+        """The pieces of the model's thinking (`thinking`) and of the answer's text (`token`), in
+        the order they arrive."""
         async with contextlib.aclosing(self.chunks()) as chunks:
             async for chunk in chunks:
+                thought = thinking_piece(chunk)
+                if thought:
+                    yield "thinking", thought
                 piece = (chunk.get("message") or {}).get("content") or ""
                 if piece:
-                    yield piece
+                    yield "token", piece
 
     def close(self) -> None:
         """Record an interruption if nothing else was recorded.
@@ -665,5 +786,7 @@ class ExchangeRelay:
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            self.exchange = released(exchange_interrupt)(exchange=self.exchange, content=self.content)
+            self.exchange = released(exchange_interrupt)(
+                exchange=self.exchange, content=self.content, thinking=self.thinking
+            )
             self._finished = True

@@ -27,7 +27,8 @@ from core.exceptions import ApplicationError, BadGateway, Conflict, ServiceUnava
 # Attempts added after a failed connection; the transport backs off 0 s, 0.5 s, 1 s … between them.
 CONNECT_RETRIES = 2
 
-Message = Mapping[str, str]
+# A chat message: role and content, and for a user turn the `images` (base64) it carries.
+Message = Mapping[str, Any]
 
 UNREACHABLE_MESSAGE = "The model server (Ollama) is not reachable right now. Please try again later."
 
@@ -138,11 +139,15 @@ def _chat_body(
     messages: Sequence[Message],
     options: Mapping[str, Any] | None,
     keep_alive: str | int | None,
+    think: bool | None = None,
 ) -> dict[str, Any]:
-    """A streamed chat request's body."""
+    """A streamed chat request's body; `think` (when not None) asks a reasoning model to think, or
+    not, before it answers."""
     body: dict[str, Any] = {"model": model, "messages": [dict(m) for m in messages], "stream": True}
     if options:
         body["options"] = dict(options)
+    if think is not None:
+        body["think"] = think
     if keep_alive is not None:
         body["keep_alive"] = keep_alive
     return body
@@ -289,13 +294,14 @@ class AsyncOllamaClient:
         messages: Sequence[Message],
         options: Mapping[str, Any] | None = None,
         keep_alive: str | int | None = None,
+        think: bool | None = None,
     ) -> ChatStream:
         """Send a chat request and return once Ollama has accepted it (status checked, body pending).
 
         Errors before the first byte of the answer (unreachable, unknown model, 5xx) are raised here,
         so a caller can still answer with a proper status code.
         """
-        body = _chat_body(model=model, messages=messages, options=options, keep_alive=keep_alive)
+        body = _chat_body(model=model, messages=messages, options=options, keep_alive=keep_alive, think=think)
         request = self._http.build_request("POST", "/api/chat", json=body)
         try:
             response = await self._http.send(request, stream=True)
@@ -391,6 +397,7 @@ async def open_chat_stream(
     messages: Sequence[Message],
     options: Mapping[str, Any] | None = None,
     keep_alive: str | int | None = None,
+    think: bool | None = None,
 ) -> ChatStream:
     """Start one streamed answer on a server of the pool that has the model (`core.ollama.pool`), on
     the event loop's shared client; `aclose()` on the stream gives its connection back."""
@@ -398,7 +405,7 @@ async def open_chat_stream(
 
     async def send(client: AsyncOllamaClient) -> ChatStream:
         return await client.chat_stream(
-            model=model, messages=messages, options=options, keep_alive=keep_alive
+            model=model, messages=messages, options=options, keep_alive=keep_alive, think=think
         )
 
     return await routed(model, send)

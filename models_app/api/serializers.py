@@ -36,6 +36,7 @@ class UsableModelSerializer(serializers.ModelSerializer):
             "description",
             "family",
             "model_type",
+            "capabilities",
             "parameter_size",
             "quantization_level",
             "context_length",

@@ -314,6 +314,30 @@ def test_create_from_ollama_fills_what_ollama_knows(admin_client_api, fake_ollam
     assert [r.body for r in fake_ollama.requests if r.path == "/api/show"] == [{"model": "llama3.2:3b"}]
 
 
+def test_create_from_ollama_keeps_its_capabilities_which_staff_may_edit(admin_client_api, fake_ollama):
+    # given: a model Ollama says reads images
+    fake_ollama.add_model("llava:7b", capabilities=["completion", "vision"])
+
+    # when
+    created = admin_client_api.post(FROM_OLLAMA_URL, {"name": "llava:7b"}, format="json")
+
+    # then
+    assert created.status_code == 201, created.content
+    assert created.json()["capabilities"] == ["completion", "vision"]
+    model = AIModel.objects.get(name="llava:7b")
+    assert model.has_vision
+    # and staff take vision away
+    edited = admin_client_api.patch(
+        detail_url(model),
+        {"capabilities": ["completion"]},
+        format="json",
+        HTTP_IF_MATCH=f'"{model.version}"',
+    )
+    assert edited.status_code == 200, edited.content
+    model.refresh_from_db()
+    assert (model.capabilities, model.has_vision) == (["completion"], False)
+
+
 def test_create_from_ollama_of_a_model_ollama_lacks_is_a_clear_409(admin_client_api, fake_ollama):
     response = admin_client_api.post(FROM_OLLAMA_URL, {"name": "mistral:7b"}, format="json")
 

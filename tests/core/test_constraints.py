@@ -210,6 +210,7 @@ CASES: dict[str, Callable[[], object]] = {
     "conversations_app_conversation_version_check": lambda: _update(ConversationFactory(), version=-1),
     "conversations_app_prompt_token_count_check": lambda: PromptFactory(token_count=-1),
     "conversations_app_prompt_history_omitted_check": lambda: PromptFactory(history_omitted=-1),
+    "conversations_app_prompt_image_count_check": lambda: PromptFactory(image_count=-1),
     "conv_response_status_valid": lambda: AIResponseFactory(status="done-ish"),
     "conv_response_finished_has_completed_at": lambda: AIResponseFactory(
         status="complete", completed_at=None

@@ -73,6 +73,7 @@ class AdminModelListSerializer(serializers.ModelSerializer):
             "name",
             "description",
             "model_type",
+            "capabilities",
             "family",
             "families",
             "parameter_size",

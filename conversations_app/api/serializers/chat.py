@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from conversations_app.models import AIResponse, ConversationPromptResponse, Feedback
-from conversations_app.services.chat import METRIC_FIELDS
+from conversations_app.services.chat import MAX_IMAGES_PER_PROMPT, METRIC_FIELDS
 from core.api import StrictKeysMixin
 
 MAX_PROMPT_CHARS = 100_000
@@ -58,6 +58,10 @@ class ChatOptionsSerializer(StrictKeysMixin, serializers.Serializer):
     mirostat = serializers.ChoiceField(choices=[0, 1, 2], required=False)
     mirostat_tau = StrictFloatField(min_value=0, max_value=100, required=False)
     mirostat_eta = StrictFloatField(min_value=0, max_value=1, required=False)
+    think = serializers.BooleanField(
+        required=False,
+        help_text="Ask a reasoning model to think before it answers (sent to Ollama as `think`).",
+    )
 
     def validate_num_predict(self, value: int) -> int:
         if value == 0:
@@ -65,7 +69,39 @@ class ChatOptionsSerializer(StrictKeysMixin, serializers.Serializer):
         return value
 
 
-class MessageCreateSerializer(StrictKeysMixin, serializers.Serializer):
+THINK_HELP = (
+    "Ask a reasoning model to think before it answers; the thinking is stored apart from the answer "
+    "(`response.thinking`) and streamed as `thinking` events. The same as `options.think`."
+)
+IMAGES_HELP = (
+    "Ids of image attachments of this conversation (PNG, JPEG, WebP, GIF; the model must have vision) "
+    "sent to the model with this prompt."
+)
+
+
+class ThinkMixin(serializers.Serializer):
+    """`think` as a field of the body, folded into the options (where the prompt stores it)."""
+
+    think = serializers.BooleanField(required=False, help_text=THINK_HELP)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        think = attrs.pop("think", None)
+        if think is not None:
+            attrs["options"] = {**(attrs.get("options") or {}), "think": think}
+        return attrs
+
+
+def images_field() -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.UUIDField(),
+        max_length=MAX_IMAGES_PER_PROMPT,
+        required=False,
+        help_text=IMAGES_HELP,
+    )
+
+
+class MessageCreateSerializer(ThinkMixin, StrictKeysMixin, serializers.Serializer):
     """A prompt to send to the conversation's model."""
 
     content = serializers.CharField(max_length=MAX_PROMPT_CHARS, trim_whitespace=False)
@@ -77,6 +113,7 @@ class MessageCreateSerializer(StrictKeysMixin, serializers.Serializer):
         trim_whitespace=False,
         help_text="Replaces the conversation's system prompt from this message on.",
     )
+    images = images_field()
     stream = serializers.BooleanField(
         default=False,
         help_text="Stream the answer as Server-Sent Events (as does Accept: text/event-stream).",
@@ -88,11 +125,17 @@ class MessageCreateSerializer(StrictKeysMixin, serializers.Serializer):
         return value
 
 
-class ExchangeEditSerializer(StrictKeysMixin, serializers.Serializer):
+class ExchangeEditSerializer(ThinkMixin, StrictKeysMixin, serializers.Serializer):
     """A prompt's new text, answered as a sibling of the edited exchange."""
 
     content = serializers.CharField(max_length=MAX_PROMPT_CHARS, trim_whitespace=False)
     options = ChatOptionsSerializer(required=False, help_text="Overlaid on the conversation's defaults.")
+    images = serializers.ListField(
+        child=serializers.UUIDField(),
+        max_length=MAX_IMAGES_PER_PROMPT,
+        required=False,
+        help_text=IMAGES_HELP + " Without it, the edited prompt's images are sent again.",
+    )
     stream = serializers.BooleanField(
         default=False,
         help_text="Stream the answer as Server-Sent Events (as does Accept: text/event-stream).",
@@ -119,6 +162,9 @@ class RegenerateSerializer(StrictKeysMixin, serializers.Serializer):
     """Ask for another answer to an exchange's prompt; options default to the prompt's own."""
 
     options = ChatOptionsSerializer(required=False)
+    think = serializers.BooleanField(
+        required=False, help_text=THINK_HELP + " Overlaid on the options used, whichever they are."
+    )
     stream = serializers.BooleanField(default=False)
 
 
@@ -166,6 +212,9 @@ class ResponseOutSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=AIResponse.Status.choices)
     done_reason = serializers.CharField()
     error = serializers.CharField()
+    thinking = serializers.CharField(
+        help_text="What the model thought before answering (asked with `think`); not part of the answer."
+    )
     metrics = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
     completed_at = serializers.DateTimeField(allow_null=True)
@@ -244,6 +293,7 @@ class ExchangeSerializer(serializers.Serializer):
                 "status": row["response__status"],
                 "done_reason": row["response__done_reason"],
                 "error": row["response__error"],
+                "thinking": row["response__thinking"],
                 "metrics": {name: row[f"response__{name}"] for name in METRIC_FIELDS},
                 "created_at": row["response__created_at"],
                 "completed_at": row["response__completed_at"],

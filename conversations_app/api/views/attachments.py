@@ -40,8 +40,11 @@ class ServeAnyContent(BaseContentNegotiation):
     ),
     create=extend_schema(
         summary="Upload an attachment (multipart, field `file`)",
-        description="PDF, DOCX, Markdown or UTF-8 text, decided by the content (415 otherwise); "
-        "413 beyond the size limit. Text extraction runs in the background (`processing_status`).",
+        description="PDF, DOCX, Markdown or UTF-8 text, or a PNG, JPEG, WebP or GIF image, decided by "
+        "the content (415 otherwise); 413 beyond the size limit. An image needs a conversation whose "
+        "model has vision (409 `model_without_vision` otherwise) and is sent to the model with the "
+        "message that lists it in `images`; it has no text (`processing_status` is `done` at once). "
+        "Text extraction runs in the background (`processing_status`).",
         request={"multipart/form-data": AttachmentUploadSerializer},
         responses={201: AttachmentSerializer},
     ),
@@ -52,8 +55,9 @@ class ServeAnyContent(BaseContentNegotiation):
     ),
 )
 class AttachmentViewSet(OwnedResourceViewSet):
-    """Files attached to one of your conversations: PDF, DOCX, Markdown or UTF-8 text, at most
-    ATTACHMENT_MAX_BYTES, stored once per content; their text is extracted in the background."""
+    """Files attached to one of your conversations: PDF, DOCX, Markdown or UTF-8 text, or images for a
+    model with vision, at most ATTACHMENT_MAX_BYTES, stored once per content; the text of documents
+    is extracted in the background."""
 
     serializer_class = AttachmentSerializer
     input_serializer_classes = {"create": AttachmentUploadSerializer}

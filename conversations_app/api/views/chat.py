@@ -44,6 +44,7 @@ from conversations_app.services.chat import (
     exchange_interrupt,
     exchange_regenerate,
     exchange_start,
+    ollama_options,
 )
 from conversations_app.services.trash import exchange_soft_delete
 from core.api import EVENT_STREAM, AsyncAPIView, error_example, validated
@@ -64,6 +65,8 @@ the stream); a `: keep-alive` comment comes at least every 15 seconds while the 
 
 - `event: start` — `{"exchange_id", "prompt_id", "response_id", "parent_id", "position"}`: the prompt
   and a response in status `streaming` are stored before the model is asked.
+- `event: thinking` — `{"content": "<piece of the model's thinking>"}`, before the answer's tokens,
+  when `think` asked a reasoning model to think (stored as `response.thinking`, apart from the answer).
 - `event: token` — `{"content": "<piece of the answer>"}`, as the model produces it.
 - `event: done` — `{"exchange_id", "prompt_id", "response_id", "status": "complete", "done_reason",
   "metrics": {"total_duration", "load_duration", "prompt_eval_count", "prompt_eval_duration",
@@ -98,7 +101,8 @@ SSE_EXAMPLES = [
         {**EXAMPLE_IDS, "parent_id": None, "position": 0},
         "First event: the prompt and a `streaming` response are stored",
     ),
-    _event_example("token", 1, {"content": "The sky is blue because"}, "A piece of the answer"),
+    _event_example("thinking", 1, {"content": "Rayleigh scattering"}, "A piece of the model's thinking"),
+    _event_example("token", 2, {"content": "The sky is blue because"}, "A piece of the answer"),
     _event_example(
         "done",
         7,
@@ -137,6 +141,15 @@ MESSAGE_EXAMPLES = [
         value={"content": "Why is the sky blue?", "stream": True, "options": {"temperature": 0.2}},
         request_only=True,
     ),
+    OpenApiExample(
+        "Thinking first, about an attached image",
+        value={
+            "content": "What is in this picture?",
+            "think": True,
+            "images": ["0192f0c4-5d2e-7b3a-8c41-2f6a9e0d1b30"],
+        },
+        request_only=True,
+    ),
 ]
 STREAM_RESPONSES: dict[Any, Any] = {
     (200, EVENT_STREAM): OpenApiResponse(
@@ -152,7 +165,10 @@ STREAM_RESPONSES: dict[Any, Any] = {
         description="No such conversation (or not yours).",
         examples=[error_example(404, "not_found", "Not found.")],
     ),
-    409: OpenApiResponse(description="The model is not offered any more, or not installed in Ollama."),
+    409: OpenApiResponse(
+        description="The model is not offered any more, or not installed in Ollama, or `images` were "
+        "given and it has no vision (`model_without_vision`)."
+    ),
     429: OpenApiResponse(description="Too many chat messages; see Retry-After."),
     502: OpenApiResponse(description="Ollama failed."),
     503: OpenApiResponse(description="Ollama is unreachable."),
@@ -197,9 +213,9 @@ class ExchangeEventStream:
             },
         )
         try:
-            async with aclosing(self._relay.tokens()) as tokens:
-                async for piece in tokens:
-                    yield event("token", {"content": piece})
+            async with aclosing(self._relay.pieces()) as pieces:
+                async for kind, piece in pieces:
+                    yield event(kind, {"content": piece})
         except ApplicationError as exc:
             body = error_body(exc.code, exc.message)["error"]
             outcome = "pending" if exc.code == "database_unavailable" else "failed"
@@ -245,12 +261,13 @@ class ChatAnswerMixin:
         self,
         request: Request,
         exchange: ConversationPromptResponse,
-        messages: list[dict[str, str]],
+        messages: list[dict[str, Any]],
         stream: bool,
     ) -> Response | StreamingHttpResponse:
+        options, think = ollama_options(exchange.prompt.options)
         try:
             ollama_stream = await open_chat_stream(
-                model=exchange.response.model_name, messages=messages, options=exchange.prompt.options
+                model=exchange.response.model_name, messages=messages, options=options, think=think
             )
         except ApplicationError as exc:
             await db_step(exchange_fail, exchange=exchange, error=exc.message)
@@ -323,6 +340,7 @@ class ConversationMessagesView(ChatAnswerMixin, AsyncAPIView):
             content=data["content"],
             options=data.get("options"),
             system_prompt=data.get("system_prompt"),
+            images=data.get("images", ()),
         )
         messages = exchange_chat_messages(exchange=exchange, conversation=exchange.conversation)
         return exchange, messages, wants_stream(request, data)
@@ -348,7 +366,9 @@ class ExchangeRegenerateView(ChatAnswerMixin, AsyncAPIView):
     ) -> tuple[ConversationPromptResponse, list, bool]:
         data = validated(RegenerateSerializer, request.data)
         source = exchange_get(user=request.user, conversation_id=conversation_id, exchange_id=exchange_id)
-        exchange = exchange_regenerate(exchange=source, options=data.get("options"), owner_id=request.user.pk)
+        exchange = exchange_regenerate(
+            exchange=source, options=data.get("options"), owner_id=request.user.pk, think=data.get("think")
+        )
         messages = exchange_chat_messages(exchange=exchange, conversation=exchange.conversation)
         return exchange, messages, wants_stream(request, data)
 
@@ -375,7 +395,11 @@ class ExchangeEditView(ChatAnswerMixin, AsyncAPIView):
         data = validated(ExchangeEditSerializer, request.data)
         source = exchange_get(user=request.user, conversation_id=conversation_id, exchange_id=exchange_id)
         exchange = exchange_edit(
-            exchange=source, content=data["content"], options=data.get("options"), owner_id=request.user.pk
+            exchange=source,
+            content=data["content"],
+            options=data.get("options"),
+            owner_id=request.user.pk,
+            images=data.get("images"),
         )
         messages = exchange_chat_messages(exchange=exchange, conversation=exchange.conversation)
         return exchange, messages, wants_stream(request, data)
