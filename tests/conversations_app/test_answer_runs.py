@@ -15,7 +15,7 @@ from django.conf import settings
 from conversations_app.models import AIResponse, ConversationPromptResponse
 from conversations_app.services.runs import events_key
 from tests.conversations_app.chat_client import SSEEvent, StreamResult, asgi_request, post_stream
-from tests.conversations_app.factories import ConversationFactory
+from tests.conversations_app.factories import ConversationFactory, ExchangeFactory
 from tests.fakes.ollama import DEFAULT_REPLY
 from tests.fakes.redis import closed_port, point_cache_at
 
@@ -229,3 +229,23 @@ def test_with_redis_down_the_answer_still_streams_to_its_client_and_reattaching_
     response = only_exchange().response
     assert response.status == AIResponse.Status.COMPLETE
     assert response.content == REPLY
+
+
+@pytest.mark.django_db
+@pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume asynchronous iterators")
+def test_following_a_finished_answer_costs_a_fixed_number_of_queries(
+    user, api_client, django_assert_num_queries
+):
+    # given a finished answer of the caller's, its events long gone from Redis
+    exchange = ExchangeFactory(conversation=ConversationFactory(owner=user))
+
+    # when
+    with django_assert_num_queries(2):  # the caller; the exchange with its answer
+        response = api_client.get(events_url(exchange.response_id), HTTP_LAST_EVENT_ID="1")
+        body = b"".join(response)
+
+    # then
+    assert response.status_code == 200
+    assert body.count(b"event: ") == 2
+    assert b"id: 2\nevent: token" in body
+    assert exchange.response.content.encode() in body
