@@ -19,10 +19,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -30,6 +32,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import orjson
+import redis.asyncio as aioredis
 from django.conf import settings
 from django.core.cache import caches
 from django.core.serializers.json import DjangoJSONEncoder
@@ -98,6 +101,31 @@ class Outage:
 
 
 outage = Outage()
+
+
+_async_clients: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[tuple[str, float | None], aioredis.Redis]
+] = weakref.WeakKeyDictionary()
+
+
+def async_redis(*, socket_timeout: float | None = None) -> aioredis.Redis:
+    """The event loop's Redis client on the cache's server, with the cache's socket timeouts, or
+    `socket_timeout` for reads that block on the server longer than that (XREAD BLOCK)."""
+    cache = settings.CACHES["default"]
+    location = cache["LOCATION"]
+    if isinstance(location, list | tuple):  # django-redis: the first server is the primary
+        location = location[0]
+    options = cache.get("OPTIONS", {})
+    timeout = options.get("SOCKET_TIMEOUT", 0.25) if socket_timeout is None else socket_timeout
+    clients = _async_clients.setdefault(asyncio.get_running_loop(), {})
+    client = clients.get((location, timeout))
+    if client is None:
+        client = clients[(location, timeout)] = aioredis.Redis.from_url(
+            location,
+            socket_timeout=timeout,
+            socket_connect_timeout=options.get("SOCKET_CONNECT_TIMEOUT", 0.25),
+        )
+    return client
 
 
 @receiver(setting_changed)

@@ -225,6 +225,10 @@ OLLAMA_READ_TIMEOUT = env.float("OLLAMA_READ_TIMEOUT", default=300.0)
 CHAT_HEARTBEAT_SECONDS = env.float("CHAT_HEARTBEAT_SECONDS", default=60.0)
 CHAT_STALE_MARGIN_SECONDS = env.float("CHAT_STALE_MARGIN_SECONDS", default=120.0)
 CHAT_RECORD_RETRY_SECONDS = env.float("CHAT_RECORD_RETRY_SECONDS", default=600.0)
+# Answers outlive their request (conversations_app/services/runs.py): how long an answer's Redis Stream
+# is kept after its last event, and how often a running answer looks for a stop asked from elsewhere.
+CHAT_RUN_STREAM_TTL_SECONDS = env.int("CHAT_RUN_STREAM_TTL_SECONDS", default=3600)
+CHAT_RUN_STOP_POLL_SECONDS = env.float("CHAT_RUN_STOP_POLL_SECONDS", default=0.5)
 # The context (tokens) a chat is budgeted to when neither the message's options (`num_ctx`) nor a
 # smaller trained context of the model say otherwise: what Ollama itself uses when not told.
 CHAT_DEFAULT_CONTEXT_TOKENS = env.int("CHAT_DEFAULT_CONTEXT_TOKENS", default=4096)

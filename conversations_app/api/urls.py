@@ -17,6 +17,8 @@ labels/{id}/                                     GET, PATCH (If-Match), DELETE
 responses/{response_id}/feedback/                GET, POST, PATCH (If-Match), DELETE: the caller's one
 responses/{response_id}/notes/                   GET list, POST create
 responses/{response_id}/notes/{note_id}/         GET, PATCH (If-Match), DELETE
+responses/{response_id}/events/                  GET the answer's events (SSE): replay, then live
+responses/{response_id}/stop/                    POST stop an answer being written
 {id}/messages/                                   GET the current branch, POST send a message (streamed or not)
 {id}/exchanges/{exchange_id}/regenerate/         POST another answer, as a sibling
 {id}/exchanges/{exchange_id}/select/             POST follow that branch
@@ -91,6 +93,8 @@ urlpatterns = [
         views.AttachmentViewSet.as_view({"get": "download"}, **views.AttachmentViewSet.download.kwargs),
         name="attachment-download",
     ),
+    path("responses/<uuid:response_id>/events/", views.ResponseEventsView.as_view(), name="response-events"),
+    path("responses/<uuid:response_id>/stop/", views.ResponseStopView.as_view(), name="response-stop"),
     path("responses/<uuid:response_id>/feedback/", views.FeedbackView.as_view(), name="response-feedback"),
     path(
         "responses/<uuid:response_id>/notes/",

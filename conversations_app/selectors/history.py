@@ -192,6 +192,23 @@ def exchange_get(*, user: Any, conversation_id: UUID, exchange_id: UUID) -> Conv
     return exchange
 
 
+def exchange_of_response_get(*, user: Any, response_id: UUID) -> ConversationPromptResponse:
+    """The alive exchange of one of the caller's alive answers, with the answer; NotFound otherwise."""
+    exchange = (
+        ConversationPromptResponse.objects.select_related("response")
+        .filter(
+            response_id=response_id,
+            response__deleted_at__isnull=True,
+            conversation__owner=user,
+            conversation__deleted_at__isnull=True,
+        )
+        .first()
+    )
+    if exchange is None:
+        raise NotFound("Response not found.")
+    return exchange
+
+
 def exchange_row_get(*, user: Any, exchange_id: UUID) -> dict[str, Any]:
     """The row (as `exchange_rows`) of an exchange the caller was already allowed to see."""
     return exchange_rows(user=user, where=Q(pk=exchange_id)).get()

@@ -9,7 +9,8 @@ waited on):
    exchange as user/assistant turns, then the new prompt.
 3. `ExchangeRelay` carries Ollama's streamed answer and records how it ended with
    `exchange_complete` (metrics), `exchange_fail` (error + what had arrived) or
-   `exchange_interrupt` (the client went away; what had arrived). The first of these to run wins;
+   `exchange_interrupt` (stopped, see services.runs, or the API gateway's client went away; what had
+   arrived). The first of these to run wins;
    a response is never finished twice. While it streams, the response's `updated_at` moves every
    CHAT_HEARTBEAT_SECONDS; `exchange_interrupt_stale` (a periodic task) marks `interrupted` the
    answers whose producer died without recording anything.

@@ -90,6 +90,7 @@ def asgi_post_then_disconnect(
     disconnect_after_events: int | None = None,
     wait_for: Callable[[], bool] | None = None,
     while_connected: Callable[[], None] | None = None,
+    on_disconnect: Callable[[], None] | None = None,
     accept: str = "text/event-stream",
 ) -> tuple[int | None, list[SSEEvent]]:
     """Call the ASGI application like a server would, then disconnect the client.
@@ -107,6 +108,7 @@ def asgi_post_then_disconnect(
         disconnect_after_events=disconnect_after_events,
         wait_for=wait_for,
         while_connected=while_connected,
+        on_disconnect=on_disconnect,
     )
     return result.status_code, result.events
 
@@ -123,10 +125,13 @@ def asgi_request(
     wait_for: Callable[[], bool] | None = None,
     while_connected: Callable[[], None] | None = None,
     headers: list[tuple[bytes, bytes]] | None = None,
+    on_events: Callable[[list[SSEEvent]], None] | None = None,
+    on_disconnect: Callable[[], None] | None = None,
 ) -> StreamResult:
     """One request through Django's ASGI handler on a server thread; the client stays until the
     response ends, or (`disconnect`) leaves as `asgi_post_then_disconnect` says. `headers` are added
-    to the request's."""
+    to the request's. `on_events(events so far)` is called whenever a piece of the body arrives,
+    `on_disconnect()` as the client leaves."""
     payload = json.dumps(body).encode() if method == "POST" else b""
     extra_headers = headers or []
     headers = [
@@ -171,6 +176,8 @@ def asgi_request(
                 await gone.wait()
             if while_connected is not None:
                 await db_step(while_connected)
+            if on_disconnect is not None:
+                on_disconnect()
             return {"type": "http.disconnect"}
 
         async def send(message: Mapping[str, Any]) -> None:
@@ -181,6 +188,8 @@ def asgi_request(
             elif message["type"] == "http.response.body":
                 if message.get("body"):
                     received.append(message["body"])
+                    if on_events is not None:
+                        on_events(parse_sse(b"".join(received)))
                     if (
                         disconnect_after_events is not None
                         and len(parse_sse(b"".join(received))) >= disconnect_after_events

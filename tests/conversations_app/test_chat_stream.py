@@ -3,6 +3,9 @@ loop and worker threads, the connection pool): success, Ollama failing, the clie
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+
 import pytest
 
 from conversations_app.models import AIResponse, Conversation, ConversationPromptResponse, Prompt
@@ -156,33 +159,49 @@ def test_prompt_and_streaming_response_are_stored_while_ollama_answers(user, con
     assert seen == {"status": "streaming", "prompt": "Hold on", "current": True}
 
 
-def test_client_disconnect_mid_stream_leaves_an_interrupted_answer_with_what_had_arrived(
+def _release_when_gone(fake_ollama) -> Callable[[], None]:
+    """An `on_disconnect` that lets the held answer go on once the client has left."""
+
+    def release() -> None:
+        threading.Timer(0.1, fake_ollama.release, kwargs={"resume": True}).start()
+
+    return release
+
+
+def test_client_disconnect_mid_stream_leaves_the_answer_to_complete_with_the_whole_text(
     user, conversation, fake_ollama
 ):
-    # given Ollama sends 3 tokens, then goes quiet
+    """A client that hangs up no longer stops its answer (it used to be stored `interrupted`): the
+    answer is produced and stored to the end, to be read or re-attached to later."""
+    # given Ollama sends 3 tokens, then goes quiet until the client has left
     fake_ollama.hold_after = 3
 
     # when the client leaves after the start event and the 3 tokens
     status, events = asgi_post_then_disconnect(
-        messages_url(conversation), user, {"content": "Hi", "stream": True}, disconnect_after_events=4
+        messages_url(conversation),
+        user,
+        {"content": "Hi", "stream": True},
+        disconnect_after_events=4,
+        on_disconnect=_release_when_gone(fake_ollama),
     )
 
     # then
     assert status == 200
     assert [e.event for e in events] == ["start", "token", "token", "token"]
     exchange = only_exchange()
-    assert exchange.response.status == AIResponse.Status.INTERRUPTED
-    assert exchange.response.content == "".join(DEFAULT_REPLY[:3])
+    assert exchange.response.status == AIResponse.Status.COMPLETE
+    assert exchange.response.content == REPLY
     assert exchange.response.completed_at is not None
     assert exchange.response.error == ""
     conversation.refresh_from_db()
     assert conversation.current_exchange_id == exchange.pk
-    assert conversation.completion_tokens == 0
+    assert conversation.completion_tokens == len(DEFAULT_REPLY)
 
 
-def test_client_disconnect_while_waiting_for_a_whole_answer_interrupts_it_too(
+def test_client_disconnect_while_waiting_for_a_whole_answer_leaves_it_to_complete_too(
     user, conversation, fake_ollama
 ):
+    """Without streaming as well, a client that hangs up no longer interrupts the answer."""
     fake_ollama.hold_after = 2
 
     status, events = asgi_post_then_disconnect(
@@ -191,10 +210,11 @@ def test_client_disconnect_while_waiting_for_a_whole_answer_interrupts_it_too(
         {"content": "Hi"},
         accept="application/json",
         wait_for=fake_ollama.wait_until_held,
+        on_disconnect=_release_when_gone(fake_ollama),
     )
 
     assert status is None
     assert events == []
     response = only_exchange().response
-    assert response.status == AIResponse.Status.INTERRUPTED
-    assert response.content == "".join(DEFAULT_REPLY[:2])
+    assert response.status == AIResponse.Status.COMPLETE
+    assert response.content == REPLY

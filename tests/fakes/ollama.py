@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import select
 import socket
 import threading
 import time
@@ -83,6 +84,8 @@ class FakeOllama:
     def __post_init__(self) -> None:
         self._released = threading.Event()
         self._held = threading.Event()
+        self._resume = False
+        self._closed_by_client = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -96,9 +99,15 @@ class FakeOllama:
         """Answer requests to `path` with `status` and `{"error": error}`."""
         self.failures[path] = (status, error)
 
-    def release(self) -> None:
-        """Let a stream held by `hold_after` end (by cutting the connection, as a dying server would)."""
+    def release(self, *, resume: bool = False) -> None:
+        """Let a stream held by `hold_after` end (by cutting the connection, as a dying server would),
+        or with `resume` go on to the end of the answer."""
+        self._resume = resume
         self._released.set()
+
+    def wait_until_closed_by_client(self, timeout: float = 10) -> bool:
+        """Block until the client closed a held stream's connection (it cancelled the request)."""
+        return self._closed_by_client.wait(timeout)
 
     def wait_until_held(self, timeout: float = 10) -> bool:
         """Block until a stream has reached `hold_after` tokens."""
@@ -201,6 +210,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _client_gone(self) -> bool:
+        """Whether the client closed the connection (readable, and nothing to read)."""
+        readable, _, _ = select.select([self.connection], [], [], 0)
+        if not readable:
+            return False
+        try:
+            return self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
 
     def _handle(self, method: str) -> None:
         path = self.path.split("?", 1)[0]
@@ -346,9 +365,15 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if self.fake.hold_after is not None and index == self.fake.hold_after:
                 self.fake._held.set()
-                self.fake._released.wait(HOLD_LIMIT_SECONDS)
-                self._cut()
-                return
+                deadline = time.monotonic() + HOLD_LIMIT_SECONDS
+                while not self.fake._released.wait(0.02) and time.monotonic() < deadline:
+                    if self._client_gone():
+                        self.fake._closed_by_client.set()
+                        self._cut()
+                        return
+                if not self.fake._resume:
+                    self._cut()
+                    return
             if self.fake.token_delay:
                 time.sleep(self.fake.token_delay)
             self._send_line({"model": model, "created_at": _now(), **fields, "done": False})

@@ -14,6 +14,7 @@ from conversations_app.api.views.chat import (
 from conversations_app.api.views.conversations import ConversationViewSet
 from conversations_app.api.views.folders import FolderViewSet
 from conversations_app.api.views.labels import LabelViewSet
+from conversations_app.api.views.runs import ResponseEventsView, ResponseStopView
 from conversations_app.api.views.search import SearchView
 from conversations_app.api.views.shares import (
     SharedConversationForkView,
@@ -55,6 +56,8 @@ __all__ = [
     "ImportJobView",
     "LabelViewSet",
     "NoteViewSet",
+    "ResponseEventsView",
+    "ResponseStopView",
     "SearchView",
     "SharedConversationForkView",
     "SharedConversationView",

@@ -32,7 +32,7 @@ from conversations_app.api.serializers.chat import (
     RegenerateSerializer,
     metrics_of,
 )
-from conversations_app.models import ConversationPromptResponse
+from conversations_app.models import AIResponse, ConversationPromptResponse
 from conversations_app.selectors.conversations import conversation_get
 from conversations_app.selectors.history import conversation_branch, exchange_get, exchange_row_get
 from conversations_app.services.chat import (
@@ -46,6 +46,7 @@ from conversations_app.services.chat import (
     exchange_start,
     ollama_options,
 )
+from conversations_app.services.runs import run_start
 from conversations_app.services.trash import exchange_soft_delete
 from core.api import EVENT_STREAM, AsyncAPIView, error_example, validated
 from core.db import db_step
@@ -76,7 +77,11 @@ the stream); a `: keep-alive` comment comes at least every 15 seconds while the 
   database became unavailable (`code: "database_unavailable"`, `status: "pending"`; the answer is
   stored as soon as the database is back). Last event.
 
-A client that disconnects leaves the response `interrupted` with what had arrived. Failures before
+A client that disconnects does not stop the answer: it is produced and stored to the end. Any client
+of its owner re-attaches to it with `GET /api/v1/conversations/responses/{response_id}/events/`
+(the same events, `Last-Event-ID` honoured) and stops it with
+`POST /api/v1/conversations/responses/{response_id}/stop/` (stored `interrupted` with what had
+arrived; the last event is `done` with that status). Failures before
 the first token are plain JSON errors: 503 when Ollama is unreachable, 409 when the model is not
 installed in Ollama, 502 when Ollama fails; the prompt is kept with a `failed` response.
 """
@@ -190,17 +195,20 @@ class HistoryPagination(CursorPagination):
 
 
 class ExchangeEventStream:
-    """The Server-Sent Events of one answer; Django closes it when the response ends, however it
-    ends, which records an interruption if the answer did not end otherwise."""
+    """The Server-Sent Events of one answer, numbered from 1. An answer's run (services.runs) reads
+    `events()` to the end, and `done()` when it stops the answer early; an Ollama or database failure
+    becomes the `error` event, and is kept in `error` for a caller answering in JSON."""
 
     def __init__(self, relay: ExchangeRelay) -> None:
         self._relay = relay
+        self.numbering = EventNumbering()
+        self.error: ApplicationError | None = None
 
     def __aiter__(self) -> AsyncIterator[bytes]:
-        return with_keepalive(self._events())
+        return with_keepalive(self.events())
 
-    async def _events(self) -> AsyncIterator[bytes]:
-        event = EventNumbering()
+    async def events(self) -> AsyncIterator[bytes]:
+        event = self.numbering
         exchange = self._relay.exchange
         yield event(
             "start",
@@ -217,6 +225,7 @@ class ExchangeEventStream:
                 async for kind, piece in pieces:
                     yield event(kind, {"content": piece})
         except ApplicationError as exc:
+            self.error = exc
             body = error_body(exc.code, exc.message)["error"]
             outcome = "pending" if exc.code == "database_unavailable" else "failed"
             yield event(
@@ -224,21 +233,27 @@ class ExchangeEventStream:
                 {**body, "exchange_id": exchange.pk, "response_id": exchange.response_id, "status": outcome},
             )
             return
-        answer = self._relay.exchange.response
-        yield event(
-            "done",
-            {
-                "exchange_id": exchange.pk,
-                "prompt_id": exchange.prompt_id,
-                "response_id": exchange.response_id,
-                "status": answer.status,
-                "done_reason": answer.done_reason,
-                "metrics": metrics_of(answer),
-            },
-        )
+        yield self.done()
+
+    def done(self) -> bytes:
+        """The last event: how the answer ended (complete, or interrupted when stopped)."""
+        exchange = self._relay.exchange
+        return self.numbering("done", done_data(exchange, exchange.response))
 
     def close(self) -> None:
         self._relay.close()
+
+
+def done_data(exchange: ConversationPromptResponse, answer: AIResponse) -> dict[str, Any]:
+    """The data of a `done` event: the exchange's ids, the answer's status, done reason and metrics."""
+    return {
+        "exchange_id": exchange.pk,
+        "prompt_id": exchange.prompt_id,
+        "response_id": exchange.response_id,
+        "status": answer.status,
+        "done_reason": answer.done_reason,
+        "metrics": metrics_of(answer),
+    }
 
 
 def wants_stream(request: Request, data: dict[str, Any]) -> bool:
@@ -276,14 +291,17 @@ class ChatAnswerMixin:
             await db_step(exchange_interrupt, exchange=exchange, content="")
             raise
         relay = ExchangeRelay(exchange=exchange, stream=ollama_stream)
+        source = ExchangeEventStream(relay)
+        # The answer is produced by a run of its own: a client hanging up does not stop it.
+        run = run_start(response_id=exchange.response_id, events=source.events(), finish=source.done)
         if stream:
-            response = StreamingHttpResponse(ExchangeEventStream(relay), content_type=EVENT_STREAM)
+            response = StreamingHttpResponse(with_keepalive(run.listen()), content_type=EVENT_STREAM)
             response["Cache-Control"] = "no-cache"
             response["X-Accel-Buffering"] = "no"
             return response
-        async with aclosing(relay.tokens()) as tokens:
-            async for _piece in tokens:
-                pass
+        await run.wait()
+        if source.error is not None:
+            raise source.error
         data = await db_step(self.exchange_data, request, relay.exchange)
         return Response(data, status=status.HTTP_201_CREATED)
 

@@ -3,7 +3,6 @@ the package's docstring)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 import weakref
@@ -15,7 +14,7 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from core.cache import CACHE_ERRORS
+from core.cache import CACHE_ERRORS, async_redis
 from core.exceptions import ApplicationError, Conflict, ServiceUnavailable
 from core.ollama.client import (
     CONNECT_RETRIES,
@@ -43,27 +42,9 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, aioredis.Redis]] = (
-    weakref.WeakKeyDictionary()
-)
-
 
 def _async_redis() -> aioredis.Redis:
-    """The event loop's Redis client on the cache's server, with the cache's socket timeouts."""
-    cache = settings.CACHES["default"]
-    location = cache["LOCATION"]
-    if isinstance(location, list | tuple):  # django-redis: the first server is the primary
-        location = location[0]
-    clients = _async_clients.setdefault(asyncio.get_running_loop(), {})
-    client = clients.get(location)
-    if client is None:
-        options = cache.get("OPTIONS", {})
-        client = clients[location] = aioredis.Redis.from_url(
-            location,
-            socket_timeout=options.get("SOCKET_TIMEOUT", 0.25),
-            socket_connect_timeout=options.get("SOCKET_CONNECT_TIMEOUT", 0.25),
-        )
-    return client
+    return async_redis()
 
 
 # Picks the candidate with the fewest requests in flight (first on a tie), counts one more for it and
