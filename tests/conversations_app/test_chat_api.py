@@ -327,3 +327,32 @@ def test_chat_is_throttled_per_user_with_retry_after(
     # reading is not a chat message, and other users have their own budget
     assert api_client.get(messages_url(conversation.pk)).status_code == 200
     assert send(other_client, theirs, "mine").status_code == 201
+
+
+def test_a_message_sent_with_an_api_key_counts_its_tokens_as_that_keys_use(user, conversation, fake_ollama):
+    from rest_framework.test import APIClient
+
+    from auth_app.models import ApiUsage
+    from auth_app.services.api_keys import create_api_key
+
+    key, secret = create_api_key(user, name="script")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+
+    response = send(client, conversation, "Hi")
+
+    assert response.status_code == 201, response.content
+    metrics = response.json()["response"]["metrics"]
+    usage = ApiUsage.objects.get(api_key=key)
+    assert (usage.requests, usage.prompt_tokens, usage.eval_tokens) == (
+        1,
+        metrics["prompt_eval_count"],
+        metrics["eval_count"],
+    )
+
+
+def test_a_message_signed_in_with_a_token_counts_no_api_use(api_client, conversation, fake_ollama):
+    from auth_app.models import ApiUsage
+
+    assert send(api_client, conversation, "Hi").status_code == 201
+    assert not ApiUsage.objects.exists()

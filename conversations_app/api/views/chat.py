@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
+from django.db import InterfaceError, OperationalError
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
@@ -23,7 +25,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from auth_app.authentication import AuthenticatedRequest
+from auth_app.authentication import AuthenticatedRequest, is_api_key_request
+from auth_app.services.quotas import record_usage
 from conversations_app.api.serializers.chat import (
     ExchangeEditSerializer,
     ExchangePageSerializer,
@@ -57,6 +60,8 @@ from core.pagination import CursorPagination
 from core.schema import ErrorSerializer
 from core.sse import EventNumbering, with_keepalive
 from core.throttling import UserRateThrottle
+
+logger = logging.getLogger(__name__)
 
 SSE_DESCRIPTION = """
 With `stream: true` or `Accept: text/event-stream` the answer is streamed as Server-Sent Events
@@ -256,6 +261,23 @@ def done_data(exchange: ConversationPromptResponse, answer: AIResponse) -> dict[
     }
 
 
+async def counting_api_usage(
+    events: AsyncIterator[bytes], relay: ExchangeRelay, *, user: Any, api_key: Any
+) -> AsyncIterator[bytes]:
+    """`events`, then the answer's tokens (Ollama's counts) added to the API usage of the key the
+    request was made with, as the drop-in APIs count theirs. Nothing is counted without Ollama's
+    counts (an answer that failed or was stopped before its end)."""
+    async for event in events:
+        yield event
+    response = relay.exchange.response
+    prompt_tokens, eval_tokens = response.prompt_eval_count or 0, response.eval_count or 0
+    if prompt_tokens or eval_tokens:
+        try:
+            await db_step(record_usage, user, api_key, prompt_tokens=prompt_tokens, eval_tokens=eval_tokens)
+        except (OperationalError, InterfaceError) as exc:
+            logger.warning("API usage of answer %s not counted: %s", response.pk, exc)
+
+
 def wants_stream(request: Request, data: dict[str, Any]) -> bool:
     return bool(data.get("stream")) or EVENT_STREAM in request.headers.get("Accept", "")
 
@@ -292,8 +314,11 @@ class ChatAnswerMixin:
             raise
         relay = ExchangeRelay(exchange=exchange, stream=ollama_stream)
         source = ExchangeEventStream(relay)
+        events = source.events()
+        if is_api_key_request(request):
+            events = counting_api_usage(events, relay, user=request.user, api_key=request.auth)
         # The answer is produced by a run of its own: a client hanging up does not stop it.
-        run = run_start(response_id=exchange.response_id, events=source.events(), finish=source.done)
+        run = run_start(response_id=exchange.response_id, events=events, finish=source.done)
         if stream:
             response = StreamingHttpResponse(with_keepalive(run.listen()), content_type=EVENT_STREAM)
             response["Cache-Control"] = "no-cache"
