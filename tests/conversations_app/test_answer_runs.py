@@ -142,6 +142,21 @@ def test_reattaching_to_a_finished_answer_whose_stream_expired_sends_the_stored_
     assert rest.names() == ["token", "done"]
 
 
+def test_a_stored_answer_with_reasoning_is_resent_with_it(user, conversation):
+    # given a finished answer that thought, whose events are no longer in Redis
+    exchange = ExchangeFactory(
+        conversation=conversation, response__content="42", response__thinking="Six times seven."
+    )
+
+    # when
+    result = reattach(exchange.response_id, user)
+
+    # then
+    assert result.names() == ["start", "thinking", "token", "done"]
+    assert result.events[1].data == {"content": "Six times seven."}
+    assert result.events[2].data == {"content": "42"}
+
+
 def test_stop_from_another_client_interrupts_the_answer_and_ends_every_stream_with_done(
     user, conversation, fake_ollama
 ):

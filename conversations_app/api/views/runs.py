@@ -56,8 +56,8 @@ def last_event_id(request: Request) -> int:
 
 
 def stored_events(exchange: ConversationPromptResponse, *, after: int) -> list[bytes]:
-    """A finished answer as a stream: start, the whole text as one token, done; those numbered
-    above `after`."""
+    """A finished answer as a stream: start, its reasoning as one `thinking` event (when it has any),
+    the whole text as one token, done; those numbered above `after`."""
     answer = exchange.response
     events = [
         (
@@ -70,6 +70,7 @@ def stored_events(exchange: ConversationPromptResponse, *, after: int) -> list[b
                 "position": exchange.position,
             },
         ),
+        *([("thinking", {"content": answer.thinking})] if answer.thinking else []),
         ("token", {"content": answer.content}),
         ("done", done_data(exchange, answer)),
     ]
