@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.db.models.functions import Lower
 
 from auth_app.models import ApiKey
 from auth_app.services.api_keys import InvalidApiKey, authenticate_api_key
@@ -24,7 +25,7 @@ from gateway_app.dialects.ollama import Call
 from gateway_app.errors import GatewayError, model_not_found
 from gateway_app.history import history_digest
 from models_app.models import AIModel
-from models_app.selectors import aimodel_get_published, usable_model_list, usable_models
+from models_app.selectors import normalise_model_name, usable_model_list, usable_models
 
 TITLE_LENGTH = 60
 SCOPE_NAMES = {"chat": "chat", "models": "listing models", "embeddings": "embeddings"}
@@ -70,8 +71,14 @@ def _quota(key: ApiKey) -> None:
 
 
 def _model(name: str, *, user: Any) -> AIModel:
-    """A published model the key's owner may use (their roles); any other is unknown, like Ollama's."""
-    model = aimodel_get_published(name=name, within=usable_models(user))
+    """A published model the key's owner may use (their roles); any other is unknown, like Ollama's.
+    One query (no tags: a call needs none)."""
+    model = (
+        usable_models(user)
+        .alias(lower_name=Lower("name"))
+        .filter(lower_name=normalise_model_name(name).lower())
+        .first()
+    )
     if model is None:
         raise model_not_found(name)
     return model
@@ -129,12 +136,14 @@ def gateway_chat_start(*, raw_key: str, call: Call) -> Admission:
         if conversation is None:
             conversation = conversation_create(
                 owner=key.user,
-                model_ref=model.pk,
+                model_ref=model,
                 title=conversation_title(call.prompt),
                 system_prompt=call.system,
                 api_key=key,
             )
-        exchange = exchange_start(conversation=conversation, content=call.prompt, options=call.options)
+        exchange = exchange_start(
+            conversation=conversation, content=call.prompt, options=call.options, model_access_checked=True
+        )
     return Admission(key=key, model=model, exchange=exchange)
 
 

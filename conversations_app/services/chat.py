@@ -73,20 +73,19 @@ METRIC_FIELDS = (
 def _lock_conversation(conversation_id: Any, *, owner_id: Any) -> Conversation:
     """Lock an alive conversation row (its model and system message read alongside: they are what the
     answer is asked of, and the history is built from this very read), annotated with `model_usable`:
-    whether the owner's roles still allow its model (in the same statement, no query of its own).
+    whether the owner's roles still allow its model (in the same statement, no query of its own);
+    `owner_id=None` when the caller has just checked that itself (the API gateway).
 
     The current exchange is read afterwards, by its own statement: joined into the locking query,
     PostgreSQL would re-check only the locked row after waiting for a concurrent sender and return
     the exchange that sender has just inserted as missing (the statement's snapshot predates it).
     """
-    usable = usable_models(user_id=owner_id).filter(pk=OuterRef("model_id"))
-    conversation = (
-        Conversation.objects.select_related("model", "system_message")
-        .select_for_update(of=("self",))
-        .annotate(model_usable=Exists(usable))
-        .filter(pk=conversation_id)
-        .first()
-    )
+    locking = Conversation.objects.select_related("model", "system_message").select_for_update(of=("self",))
+    if owner_id is not None:
+        locking = locking.annotate(
+            model_usable=Exists(usable_models(user_id=owner_id).filter(pk=OuterRef("model_id")))
+        )
+    conversation = locking.filter(pk=conversation_id).first()
     if conversation is None:
         raise NotFound("Conversation not found.")
     return conversation
@@ -111,7 +110,7 @@ def _ensure_model_available(conversation: Conversation) -> None:
             "with another model.",
             code="model_unavailable",
         )
-    if not conversation.model_usable:  # type: ignore[attr-defined]  # annotated by _lock_conversation
+    if not getattr(conversation, "model_usable", True):  # annotated by _lock_conversation
         # The model is offered, not to this owner (their roles changed): as if it did not exist.
         raise NotFound(MODEL_NOT_USABLE, code="model_not_found")
 
@@ -166,6 +165,7 @@ def exchange_start(
     options: Mapping[str, Any] | None = None,
     system_prompt: str | None = None,
     images: Sequence[Any] = (),
+    model_access_checked: bool = False,
 ) -> ConversationPromptResponse:
     """Store a new prompt after the conversation's current exchange, with a `streaming` response.
 
@@ -173,12 +173,15 @@ def exchange_start(
     A `system_prompt` replaces the conversation's (free text instead of a SystemMessage) from this
     message on. `images` (ids of image attachments of the conversation) go to the model with this
     prompt (`_link_images`). The new exchange becomes current and `last_message_at` moves, all in one
-    transaction committed before Ollama is asked anything.
+    transaction committed before Ollama is asked anything. `model_access_checked`: the caller has just
+    checked, in the same transaction, that the owner may use the conversation's model.
     """
     if not content.strip():
         raise ValidationFailed(fields={"content": ["This field may not be blank."]})
     with transaction.atomic():
-        locked = _lock_conversation(conversation.pk, owner_id=conversation.owner_id)
+        locked = _lock_conversation(
+            conversation.pk, owner_id=None if model_access_checked else conversation.owner_id
+        )
         _ensure_model_available(locked)
         parent = _current_exchange(locked)
         exchange = _create_exchange(

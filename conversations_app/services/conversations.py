@@ -15,12 +15,12 @@ from conversations_app.services.folders import folder_for_field
 from conversations_app.services.labels import conversation_set_labels, owned_labels
 from core import services as core_services
 from core.exceptions import NotFound, ValidationFailed
+from models_app.models import AIModel
 from models_app.selectors import aimodel_get_published, usable_models
 
 if TYPE_CHECKING:
     from admin_app.models import SystemMessage
     from auth_app.models import ApiKey, User
-    from models_app.models import AIModel
 
 SYSTEM_PROMPT_EXCLUSIVE = "Give either a system prompt or a system message, not both."
 
@@ -63,7 +63,7 @@ def _active_system_message(system_message_id: UUID | None) -> SystemMessage | No
 def conversation_create(
     *,
     owner: User,
-    model_ref: UUID | str,
+    model_ref: UUID | str | AIModel,
     title: str = "",
     system_prompt: str = "",
     system_message_id: UUID | None = None,
@@ -80,7 +80,8 @@ def conversation_create(
     With `api_key`, a conversation started through the API gateway with that key (source `api`)."""
     if system_prompt.strip() and system_message_id is not None:
         raise ValidationFailed(SYSTEM_PROMPT_EXCLUSIVE, code="system_prompt_conflict")
-    model = _usable_model(model_ref, owner_id=owner.pk)
+    # A model the caller has just found usable by the owner (the API gateway) is not looked up again.
+    model = model_ref if isinstance(model_ref, AIModel) else _usable_model(model_ref, owner_id=owner.pk)
     conversation = Conversation(
         owner=owner,
         model=model,
